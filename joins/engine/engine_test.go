@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"testing"
+)
+
+func mustInsert(t *testing.T, e *Engine, kv ...string) {
+	t.Helper()
+	for i := 0; i < len(kv); i += 2 {
+		if err := e.Insert(kv[i], kv[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mustValidate(t *testing.T, e *Engine, first, last string) {
+	t.Helper()
+	if err := e.Validate(first, last); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantCount(t *testing.T, e *Engine, first, last string, want int) {
+	t.Helper()
+	if got := e.CountStored(first, last); got != want {
+		t.Fatalf("count[%q,%q) = %d, want %d", first, last, got, want)
+	}
+}
+
+func wantValue(t *testing.T, e *Engine, key, want string) {
+	t.Helper()
+	got, _ := e.Find(key)
+	if got != want {
+		t.Fatalf("[%q] = %q, want %q", key, got, want)
+	}
+}
+
+// TestSimpleSmoke is §8.1 test_simple.
+func TestSimpleSmoke(t *testing.T) {
+	e := New(Options{})
+	mustInsert(t, e, "f|00001|00002", "1", "f|00001|10000", "1",
+		"p|00002|0000000000", "Should not appear", "p|00002|0000000001", "Hello,",
+		"p|00002|0000000022", "Which is awesome", "p|10000|0000000010", "My name is",
+		"p|10000|0000000018", "Jennifer Jones", "p|10001|0000000011", "Not whatever",
+		"p|10001|0000000019", ", Idiot,")
+	if _, err := e.AddJoinText("t|", "t}", "t|<subscriber:5>|<time:10>|<poster:5> = using f|<subscriber>|<poster> copy p|<poster>|<time>"); err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := "t|00001|0000000001", "t|00001}"
+	mustValidate(t, e, lo, hi)
+	wantCount(t, e, lo, hi, 4)
+	mustInsert(t, e, "p|10000|0000000022", "x", "p|00002|0000000023", "y")
+	wantCount(t, e, "t|00001", "t|00001}", 6)
+	mustInsert(t, e, "f|00001|10001", "1")
+	wantCount(t, e, lo, hi, 6)
+	mustValidate(t, e, lo, hi)
+	wantCount(t, e, lo, hi, 8)
+	if err := e.Erase("f|00001|10001"); err != nil {
+		t.Fatal(err)
+	}
+	wantCount(t, e, lo, hi, 8)
+	mustInsert(t, e, "p|10001|0000000050", "Should be removed")
+	wantCount(t, e, lo, hi, 9)
+	mustValidate(t, e, lo, hi)
+	wantCount(t, e, lo, hi, 6)
+	mustInsert(t, e, "p|10001|0000000051", "no")
+	wantCount(t, e, lo, hi, 6)
+	mustInsert(t, e, "p|00002|0000000052", "yes")
+	wantCount(t, e, lo, hi, 7)
+	mustValidate(t, e, lo, hi)
+	wantCount(t, e, lo, hi, 7)
+}
+
+// TestIupdate2Smoke is §8.18 test_iupdate2.
+func TestIupdate2Smoke(t *testing.T) {
+	e := New(Options{})
+	if _, err := e.AddJoinText("k|", "k}", "k|<author> = count v|<chapter>|<voter> using b|<author>|<book>, c|<book>|<chapter> where author:1, chapter:2, book:1, voter:1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"b|a|i", "b|b|i", "b|a|j", "c|i|i1", "c|i|i2", "c|i|i3", "c|j|j1", "c|j|j2", "v|i1|x", "v|i1|y", "v|j2|x"} {
+		mustInsert(t, e, k, "")
+	}
+	mustValidate(t, e, "k|a", "k|a\x00")
+	wantValue(t, e, "k|a", "3")
+	e.Erase("v|i1|y")
+	wantValue(t, e, "k|a", "2")
+	mustInsert(t, e, "v|i1|y", "")
+	wantValue(t, e, "k|a", "3")
+	mustInsert(t, e, "v|i1|y", "")
+	wantValue(t, e, "k|a", "3")
+	mustValidate(t, e, "k|b", "k|b\x00")
+	wantValue(t, e, "k|b", "2")
+	e.Erase("b|a|i")
+	mustValidate(t, e, "k|a", "k|a\x00")
+	wantValue(t, e, "k|a", "1")
+	mustInsert(t, e, "b|a|i", "")
+	mustValidate(t, e, "k|a", "k|a\x00")
+	wantValue(t, e, "k|a", "3")
+	e.Erase("b|a|i")
+	mustInsert(t, e, "v|j2|m", "")
+	mustValidate(t, e, "k|a", "k|a\x00")
+	wantValue(t, e, "k|a", "2")
+	mustInsert(t, e, "v|j2|n", "")
+	wantValue(t, e, "k|a", "3")
+	// D2: validating the whole table afterwards must not recount k|a.
+	mustValidate(t, e, "k|", "k}")
+	wantValue(t, e, "k|a", "3")
+}

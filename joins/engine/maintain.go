@@ -1,0 +1,335 @@
+package engine
+
+import (
+	"strconv"
+
+	"github.com/pequod-go/pequod/joins"
+	"github.com/pequod-go/pequod/joins/interval"
+)
+
+// change is the kind of a key change as an operator sees it (§3.5).
+type change int
+
+const (
+	chInsert change = iota // a new source key (old value "")
+	chUpdate               // an existing source key overwritten
+	chErase                // a source key removed
+	chPlus                 // +1: a derivation found by computation
+	chMinus                // -1: a derivation retracted by computation
+)
+
+func (c change) adds() bool { return c == chInsert || c == chPlus }
+
+// notify tells every registration containing key about its change (§3.4).
+// Registrations are taken in descending source order, so that each source
+// position sees later positions already changed and earlier ones not yet —
+// the delta rule that makes one table feeding several sources of a join
+// (§10 A2) come out exact.
+func (e *Engine) notify(t *table, key string, kind change, old, value string) {
+	if t.regs.Len() == 0 {
+		return
+	}
+	var buf [8]*node
+	ns := buf[:0]
+	t.regs.Stab(key, func(it *interval.Item[*node]) bool {
+		ns = append(ns, it.Value)
+		return true
+	})
+	for i := 1; i < len(ns); i++ { // stable insertion sort, level descending
+		for k := i; k > 0 && ns[k].level > ns[k-1].level; k-- {
+			ns[k], ns[k-1] = ns[k-1], ns[k]
+		}
+	}
+	for _, n := range ns {
+		if !n.alive {
+			continue
+		}
+		in := n.inst
+		j := in.ij.j
+		src := &j.Sources[n.level]
+		if !src.Matches(key, n.binding) { // R-NOTIFY-1
+			continue
+		}
+		if n.level < len(j.Sources)-1 {
+			// Context sources: values do not matter, overwrites are ignored.
+			switch kind {
+			case chInsert:
+				e.contextChange(n, key, +1)
+			case chErase:
+				e.contextChange(n, key, -1)
+			}
+			continue
+		}
+		var scratch [16]string
+		sb := append(scratch[:0], n.binding...)
+		src.Bind(key, sb)
+		sk, ok := j.Sink.Expand(sb)
+		if !ok || sk < in.lo || sk >= in.hi { // R-NOTIFY-2
+			continue
+		}
+		if in.busy && in.invalid {
+			continue
+		}
+		e.apply(in, sk, kind, old, value)
+	}
+}
+
+// contextChange handles an insert or erase seen by a context registration.
+func (e *Engine) contextChange(n *node, key string, sign int) {
+	in := n.inst
+	if in.busy {
+		// Only reachable through a cycle of joins: recompute instead of
+		// mixing this change into an unfinished computation.
+		in.dirty = true
+		return
+	}
+	e.recordPending(n, key, sign)
+}
+
+// apply performs one operator step on sink key sk (§3.5). value is the
+// source key's new value and old its previous one ("" for inserts and for
+// +1/-1 of computation; for -1 the retracted value is passed as old).
+func (e *Engine) apply(in *instance, sk string, kind change, old, value string) {
+	if in.recompute[sk] {
+		return // a from-scratch recomputation of this key is pending
+	}
+	t := in.ij.sink
+	en, exists := t.store.Get(sk)
+	switch in.ij.j.Op {
+	case joins.Copy:
+		switch {
+		case kind.adds():
+			if !exists {
+				e.createSink(in, sk, value, 1)
+				return
+			}
+			if en.owner == in {
+				en.nder++
+			}
+			e.writeSink(t, sk, en, value)
+		case kind == chUpdate:
+			if exists {
+				e.writeSink(t, sk, en, value)
+			}
+		default: // erase, -1
+			if !exists {
+				return
+			}
+			if en.owner == in {
+				en.nder--
+				if en.nder > 0 {
+					if en.value == old {
+						// R-COPY-1: keep the key, with a remaining derivation's value.
+						if v, found := e.anyDerivation(in, sk); found {
+							e.writeSink(t, sk, en, v)
+						}
+					}
+					return
+				}
+			}
+			e.eraseSink(t, sk, en)
+		}
+	case joins.Count:
+		var d int64
+		switch kind {
+		case chInsert, chPlus:
+			d = 1
+		case chErase, chMinus:
+			d = -1
+		default:
+			return // an overwrite changes no count
+		}
+		if !exists {
+			e.createSink(in, sk, strconv.FormatInt(d, 10), 0)
+			return
+		}
+		e.writeSink(t, sk, en, strconv.FormatInt(parseInt(en.value)+d, 10))
+	case joins.Sum:
+		if !exists {
+			switch kind {
+			case chInsert, chPlus:
+				e.createSink(in, sk, value, 0) // verbatim (§3.5)
+			case chUpdate:
+				e.createSink(in, sk, value, 0)
+			default:
+				e.createSink(in, sk, strconv.FormatInt(-parseInt(old), 10), 0)
+			}
+			return
+		}
+		var d int64
+		switch kind {
+		case chInsert, chPlus:
+			d = parseInt(value)
+		case chUpdate:
+			d = parseInt(value) - parseInt(old)
+		default:
+			d = -parseInt(old) // D6: a retraction subtracts
+		}
+		if d != 0 {
+			e.writeSink(t, sk, en, strconv.FormatInt(parseInt(en.value)+d, 10))
+		}
+	case joins.Min, joins.Max:
+		isMin := in.ij.j.Op == joins.Min
+		better := func(a, b string) bool {
+			if isMin {
+				return a < b
+			}
+			return a > b
+		}
+		switch kind {
+		case chInsert, chPlus, chUpdate:
+			if !exists {
+				e.createSink(in, sk, value, 0)
+			} else if better(value, en.value) {
+				e.writeSink(t, sk, en, value)
+			} else if kind == chUpdate && old == en.value && value != old {
+				e.invalidateKey(in, sk) // the extreme got worse
+			}
+		default:
+			if exists && old == en.value { // R-MINMAX-1
+				e.invalidateKey(in, sk)
+			}
+		}
+	}
+}
+
+// parseInt parses like the original's sum: optional sign, then leading
+// decimal digits; anything else gives 0 (§3.5).
+func parseInt(s string) int64 {
+	i, neg := 0, false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	var n int64
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		n = n*10 + int64(s[i]-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
+}
+
+// createSink stores a new derived key owned by in and notifies readers.
+func (e *Engine) createSink(in *instance, sk, value string, nder int32) {
+	t := in.ij.sink
+	t.nmodify++
+	t.store.Put(sk, &entry{value: value, owner: in, nder: nder})
+	e.notify(t, sk, chInsert, "", value)
+}
+
+// writeSink overwrites a derived key's value and notifies readers. A key
+// owned by something else keeps its owner (§3.2 step 4).
+func (e *Engine) writeSink(t *table, sk string, en *entry, value string) {
+	t.nmodify++
+	old := en.value
+	en.value = value
+	e.notify(t, sk, chUpdate, old, value)
+}
+
+// eraseSink removes a derived key and notifies readers.
+func (e *Engine) eraseSink(t *table, sk string, en *entry) {
+	t.nmodify++
+	t.store.Delete(sk)
+	e.notify(t, sk, chErase, en.value, "")
+}
+
+// anyDerivation returns the value of some current derivation of sk.
+func (e *Engine) anyDerivation(in *instance, sk string) (string, bool) {
+	j := in.ij.j
+	b := j.NewBinding()
+	j.Sink.SeedBinding(sk, joins.KeySuccessor(sk), b)
+	var v string
+	found := false
+	e.evaluate(in, 0, b, sk, func(x string) {
+		if !found {
+			v, found = x, true
+		}
+	})
+	return v, found
+}
+
+// invalidateKey removes a min/max key whose extreme may have been lost and
+// records it for recomputation at the next validate (§3.5).
+func (e *Engine) invalidateKey(in *instance, sk string) {
+	t := in.ij.sink
+	if en, ok := t.store.Get(sk); ok && en.owner == in {
+		t.store.Delete(sk)
+		e.invHits++
+	}
+	if in.recompute == nil {
+		in.recompute = map[string]bool{}
+	}
+	in.recompute[sk] = true
+	e.addPending(in, &pendingOp{sign: 0, key: sk}, sk, joins.KeySuccessor(sk))
+}
+
+// recomputeKey computes a min/max key from scratch.
+func (e *Engine) recomputeKey(in *instance, sk string) {
+	j := in.ij.j
+	b := j.NewBinding()
+	j.Sink.SeedBinding(sk, joins.KeySuccessor(sk), b)
+	var best string
+	found := false
+	e.evaluate(in, 0, b, sk, func(v string) {
+		if !found || (j.Op == joins.Min && v < best) || (j.Op == joins.Max && v > best) {
+			best, found = v, true
+		}
+	})
+	if !found {
+		return
+	}
+	t := in.ij.sink
+	if en, ok := t.store.Get(sk); ok {
+		e.writeSink(t, sk, en, best)
+		return
+	}
+	e.createSink(in, sk, best, 0)
+}
+
+// invalidateInstance drops everything an instance computed (§4.4): its keys
+// (without per-key notifications), its registrations and pending ops; the
+// readers of its range are invalidated in turn. It recomputes at the next
+// validate.
+func (e *Engine) invalidateInstance(in *instance) {
+	if in.busy {
+		in.dirty = true
+		return
+	}
+	if in.invalid && in.root == nil && in.pending.Len() == 0 {
+		return
+	}
+	in.invalid = true
+	e.dropTree(in.root)
+	in.root = nil
+	in.pending = interval.Tree[*pendingOp]{}
+	in.recompute = nil
+	t := in.ij.sink
+	it := t.store.Seek(in.lo)
+	for it.Valid() && it.Key() < in.hi {
+		if it.Value().owner == in {
+			it.Remove()
+			e.invHits++
+			continue
+		}
+		it.Next()
+	}
+	e.invalidateDownstream(t, in.lo, in.hi)
+}
+
+// invalidateDownstream invalidates, as a whole, every instance with a
+// registration on t overlapping [lo,hi) (§3.9).
+func (e *Engine) invalidateDownstream(t *table, lo, hi string) {
+	if t.regs.Len() == 0 {
+		return
+	}
+	var insts []*instance
+	t.regs.Overlap(lo, hi, func(it *interval.Item[*node]) bool {
+		insts = append(insts, it.Value.inst)
+		return true
+	})
+	for _, in := range insts {
+		e.invalidateInstance(in)
+	}
+}

@@ -1,0 +1,511 @@
+package engine
+
+import (
+	"math"
+
+	"github.com/pequod-go/pequod/joins"
+	"github.com/pequod-go/pequod/joins/interval"
+)
+
+// sinkRange is a validated interval of a sink table: the unit of bookkeeping
+// and of eviction (§4.1, §6.1). It holds one instance per overlapping join.
+type sinkRange struct {
+	lo, hi string
+	table  *table
+	insts  []*instance
+	item   *interval.Item[*sinkRange]
+	lru    lruLinks
+}
+
+// instance is one join's computation over one sink range.
+type instance struct {
+	ij     *installedJoin
+	sr     *sinkRange
+	lo, hi string // the sink range ∩ the join range (R-CLIP-1, D11)
+
+	invalid   bool  // must be recomputed from scratch at the next validate
+	expiresAt int64 // µs; non-maintained instances only
+	depExpiry int64 // µs; earliest expiry of non-maintained upstream data read (§10 A4)
+	busy      bool  // being computed or processed; nested validations skip it
+	dirty     bool  // invalidated while busy: invalidate once no longer busy
+	queued    bool  // in the engine's eager queue
+	detached  bool  // evicted: never to be validated again
+
+	root      *node
+	pending   interval.Tree[*pendingOp]
+	recompute map[string]bool // min/max keys invalidated and awaiting recomputation
+}
+
+// node is one registration: the scan of source `level` under `binding`.
+type node struct {
+	inst     *instance
+	level    int
+	binding  joins.Binding
+	tbl      *table
+	item     *interval.Item[*node]
+	children map[string]*node // context nodes: context key -> child registration
+	alive    bool
+}
+
+// pendingOp is one recorded context change (or a min/max key to recompute),
+// processed in recording order (R-PENDING-2, §10 A3).
+type pendingOp struct {
+	seq  uint64
+	sign int    // +1 insert, -1 erase, 0 recompute the sink key `key`
+	node *node  // context node whose scan saw the change
+	key  string // the context key, or the sink key for sign 0
+	item *interval.Item[*pendingOp]
+}
+
+// maintained reports whether the instance keeps registrations.
+func (in *instance) maintained() bool { return in.ij.j.Maintained }
+
+// expired reports whether a staleness window (its own or, §10 A4, that of
+// non-maintained data it read) has passed.
+func (e *Engine) expired(in *instance) bool {
+	if !in.maintained() && in.expiresAt < e.now {
+		return true
+	}
+	return in.depExpiry < e.now
+}
+
+// valid reports whether the instance needs no work at a validate.
+func (e *Engine) instValid(in *instance) bool {
+	return !in.invalid && in.pending.Len() == 0 && !e.expired(in)
+}
+
+// newInstance creates an uncomputed instance of ij over sr, or nil if the
+// join range does not overlap the sink range.
+func (e *Engine) newInstance(ij *installedJoin, sr *sinkRange) *instance {
+	lo, hi := maxStr(sr.lo, ij.lo), minStr(sr.hi, ij.hi)
+	if lo >= hi {
+		return nil
+	}
+	return &instance{ij: ij, sr: sr, lo: lo, hi: hi, invalid: true, depExpiry: math.MaxInt64}
+}
+
+func maxStr(a, b string) string {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func minStr(a, b string) string {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+// validate brings [lo,hi) of t up to date (§4.2) and returns the earliest
+// expiry of non-maintained data in it (math.MaxInt64 if none), which callers
+// reading t as a source propagate (§10 A4).
+func (e *Engine) validate(t *table, lo, hi string) (int64, error) {
+	minExp := int64(math.MaxInt64)
+	if len(t.joins) == 0 || lo >= hi {
+		return minExp, nil
+	}
+	if e.chain >= MaxChainDepth {
+		return minExp, ErrJoinCycle
+	}
+	e.chain++
+	defer func() { e.chain-- }()
+
+	var srs []*sinkRange
+	t.sinks.Overlap(lo, hi, func(it *interval.Item[*sinkRange]) bool {
+		srs = append(srs, it.Value)
+		return true
+	})
+	cur := lo
+	visit := func(sr *sinkRange) error {
+		e.lru.touch(sr)
+		for _, in := range sr.insts {
+			if err := e.validateInstance(in, lo, hi); err != nil {
+				return err
+			}
+			if exp := e.instExpiry(in); exp < minExp {
+				minExp = exp
+			}
+		}
+		return nil
+	}
+	for _, sr := range srs {
+		if cur < sr.lo {
+			if err := visit(e.newSinkRange(t, cur, sr.lo)); err != nil {
+				return minExp, err
+			}
+		}
+		if sr.item == nil {
+			continue // evicted by work done for an earlier range
+		}
+		if err := visit(sr); err != nil {
+			return minExp, err
+		}
+		if sr.hi > cur {
+			cur = sr.hi
+		}
+	}
+	if cur < hi {
+		if err := visit(e.newSinkRange(t, cur, hi)); err != nil {
+			return minExp, err
+		}
+	}
+	return minExp, nil
+}
+
+// instExpiry is when the instance's data stops being fresh.
+func (e *Engine) instExpiry(in *instance) int64 {
+	exp := in.depExpiry
+	if !in.maintained() && in.expiresAt < exp {
+		exp = in.expiresAt
+	}
+	return exp
+}
+
+// newSinkRange creates a sink range for the gap [lo,hi) with an instance per
+// overlapping join (§4.2).
+func (e *Engine) newSinkRange(t *table, lo, hi string) *sinkRange {
+	sr := &sinkRange{lo: lo, hi: hi, table: t}
+	sr.item = t.sinks.Insert(lo, hi, sr)
+	for _, ij := range t.joins {
+		if in := e.newInstance(ij, sr); in != nil {
+			sr.insts = append(sr.insts, in)
+		}
+	}
+	e.lru.pushBack(sr)
+	return sr
+}
+
+// validateInstance does the per-instance steps of §4.3 for a request [lo,hi).
+func (e *Engine) validateInstance(in *instance, lo, hi string) error {
+	if in.busy || in.detached {
+		return nil // an enclosing computation of this instance is under way
+	}
+	for attempt := 0; ; attempt++ {
+		if e.expired(in) && !in.invalid {
+			e.invalidateInstance(in)
+		}
+		if in.invalid {
+			if err := e.compute(in); err != nil {
+				return err
+			}
+		} else if err := e.processPending(in, maxStr(lo, in.lo), minStr(hi, in.hi), false); err != nil {
+			return err
+		}
+		if !in.invalid || attempt >= 3 {
+			return nil
+		}
+	}
+}
+
+// compute computes an invalid instance from scratch (§3.2).
+func (e *Engine) compute(in *instance) error {
+	j := in.ij.j
+	in.busy = true
+	in.invalid = false
+	in.depExpiry = math.MaxInt64
+	seed := j.NewBinding()
+	j.Sink.SeedBinding(in.lo, in.hi, seed)
+	root, err := e.build(in, 0, seed)
+	in.root = root
+	if !in.maintained() {
+		in.expiresAt = e.now + j.Staleness.Microseconds()
+	}
+	e.finishBusy(in)
+	if err != nil {
+		e.invalidateInstance(in)
+		return err
+	}
+	return nil
+}
+
+// finishBusy clears the busy flag and performs an invalidation that arrived
+// while the instance was busy.
+func (e *Engine) finishBusy(in *instance) {
+	in.busy = false
+	if in.dirty {
+		in.dirty = false
+		e.invalidateInstance(in)
+	}
+}
+
+// build runs the nested loop of §3.2 from source `level` under binding b,
+// applying +1 for each derivation whose sink key lies in the instance's range.
+// For maintained joins it returns the registration node it created.
+func (e *Engine) build(in *instance, level int, b joins.Binding) (*node, error) {
+	j := in.ij.j
+	src := &j.Sources[level]
+	lo, hi := joins.ScanInterval(&src.Pattern, &j.Sink, b, in.lo, in.hi)
+	st := e.table(src.Table, true)
+	if exp, err := e.validate(st, lo, hi); err != nil {
+		return nil, err
+	} else if exp < in.depExpiry {
+		in.depExpiry = exp
+	}
+	var n *node
+	if in.maintained() {
+		n = &node{inst: in, level: level, binding: b, tbl: st, alive: true}
+		n.item = st.regs.Insert(lo, hi, n)
+	}
+	last := level == len(j.Sources)-1
+	it := st.store.Seek(lo)
+	if it.Valid() {
+		st.nvalidate++
+	}
+	// Collect the matches first: applying them writes other tables and may
+	// run arbitrary maintenance, which must not race with this iteration.
+	type match struct{ key, value string }
+	var buf [16]match
+	ms := buf[:0]
+	for ; it.Valid() && it.Key() < hi; it.Next() {
+		k := it.Key()
+		if src.Matches(k, b) {
+			ms = append(ms, match{k, it.Value().value})
+		}
+	}
+	var scratch [16]string
+	for _, m := range ms {
+		if n != nil && !n.alive {
+			break // invalidated meanwhile
+		}
+		if last {
+			sb := append(scratch[:0], b...)
+			src.Bind(m.key, sb)
+			if sk, ok := j.Sink.Expand(sb); ok && sk >= in.lo && sk < in.hi {
+				e.apply(in, sk, chPlus, "", m.value)
+			}
+			continue
+		}
+		cb := b.Clone()
+		src.Bind(m.key, cb)
+		if flo, fhi := j.Sink.Footprint(cb); flo >= in.hi || fhi <= in.lo {
+			continue // no derivation through this key can land in the range
+		}
+		child, err := e.build(in, level+1, cb)
+		if err != nil {
+			return n, err
+		}
+		if n != nil && child != nil {
+			if n.children == nil {
+				n.children = map[string]*node{}
+			}
+			n.children[m.key] = child
+		}
+	}
+	return n, nil
+}
+
+// evaluate computes the derivations of one sink key from the current store
+// without registering anything, calling fn with each derivation's value.
+// It reads sources without validating them: it is only called for live
+// instances, whose upstream data is consistent with what they applied.
+func (e *Engine) evaluate(in *instance, level int, b joins.Binding, sinkKey string, fn func(v string)) {
+	j := in.ij.j
+	src := &j.Sources[level]
+	st := e.tables[src.Table]
+	if st == nil {
+		return
+	}
+	lo, hi := joins.ScanInterval(&src.Pattern, &j.Sink, b, sinkKey, joins.KeySuccessor(sinkKey))
+	last := level == len(j.Sources)-1
+	st.store.Range(lo, hi, func(k string, en *entry) bool {
+		if !src.Matches(k, b) {
+			return true
+		}
+		cb := b.Clone()
+		src.Bind(k, cb)
+		if last {
+			if sk, ok := j.Sink.Expand(cb); ok && sk == sinkKey {
+				fn(en.value)
+			}
+			return true
+		}
+		e.evaluate(in, level+1, cb, sinkKey, fn)
+		return true
+	})
+}
+
+// processPending processes the instance's pending ops overlapping [lo,hi)
+// (all of them if all is set), whole and in recording order (R-PENDING-1/2).
+func (e *Engine) processPending(in *instance, lo, hi string, all bool) error {
+	if in.busy || in.pending.Len() == 0 {
+		return nil
+	}
+	in.busy = true
+	defer e.finishBusy(in)
+	for in.pending.Len() > 0 && !in.invalid {
+		var ops []*pendingOp
+		if all {
+			in.pending.Ascend(func(it *interval.Item[*pendingOp]) bool { ops = append(ops, it.Value); return true })
+		} else {
+			in.pending.Overlap(lo, hi, func(it *interval.Item[*pendingOp]) bool { ops = append(ops, it.Value); return true })
+		}
+		if len(ops) == 0 {
+			return nil
+		}
+		sortOps(ops)
+		for _, op := range ops {
+			in.pending.Delete(op.item)
+		}
+		for _, op := range ops {
+			if in.invalid {
+				break
+			}
+			if err := e.runOp(in, op); err != nil {
+				e.invalidateInstance(in)
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sortOps(ops []*pendingOp) {
+	for i := 1; i < len(ops); i++ {
+		for k := i; k > 0 && ops[k].seq < ops[k-1].seq; k-- {
+			ops[k], ops[k-1] = ops[k-1], ops[k]
+		}
+	}
+}
+
+// runOp applies one pending op.
+func (e *Engine) runOp(in *instance, op *pendingOp) error {
+	j := in.ij.j
+	switch op.sign {
+	case 0:
+		delete(in.recompute, op.key)
+		e.recomputeKey(in, op.key)
+	case +1:
+		n := op.node
+		if !n.alive || n.children[op.key] != nil {
+			return nil
+		}
+		src := &j.Sources[n.level]
+		cb := n.binding.Clone()
+		src.Bind(op.key, cb)
+		child, err := e.build(in, n.level+1, cb)
+		if child != nil && n.alive {
+			if n.children == nil {
+				n.children = map[string]*node{}
+			}
+			n.children[op.key] = child
+		} else if child != nil {
+			e.dropTree(child)
+		}
+		return err
+	case -1:
+		n := op.node
+		child := n.children[op.key]
+		if !n.alive || child == nil {
+			return nil
+		}
+		delete(n.children, op.key)
+		e.retract(in, child)
+	}
+	return nil
+}
+
+// retract applies -1 for every derivation under node n (using the current
+// store, which its live registrations kept consistent) and removes its
+// registrations (R-RETRACT-1).
+func (e *Engine) retract(in *instance, n *node) {
+	if !n.alive {
+		return
+	}
+	j := in.ij.j
+	if n.level < len(j.Sources)-1 {
+		for _, c := range n.children {
+			e.retract(in, c)
+		}
+		e.unregister(n)
+		return
+	}
+	src := &j.Sources[n.level]
+	type match struct{ key, value string }
+	var ms []match
+	n.tbl.store.Range(n.item.Lo, n.item.Hi, func(k string, en *entry) bool {
+		if src.Matches(k, n.binding) {
+			ms = append(ms, match{k, en.value})
+		}
+		return true
+	})
+	e.unregister(n)
+	var scratch [16]string
+	for _, m := range ms {
+		sb := append(scratch[:0], n.binding...)
+		src.Bind(m.key, sb)
+		if sk, ok := j.Sink.Expand(sb); ok && sk >= in.lo && sk < in.hi {
+			e.apply(in, sk, chMinus, m.value, "")
+		}
+	}
+}
+
+// unregister removes one node's registration.
+func (e *Engine) unregister(n *node) {
+	if n.alive {
+		n.alive = false
+		n.tbl.regs.Delete(n.item)
+	}
+}
+
+// dropTree removes every registration below and including n.
+func (e *Engine) dropTree(n *node) {
+	if n == nil || !n.alive {
+		return
+	}
+	for _, c := range n.children {
+		e.dropTree(c)
+	}
+	e.unregister(n)
+}
+
+// recordPending records a context change at node n (§3.4(b)): the pending
+// region is the sink footprint of the extended binding, clipped to the
+// instance; dependants of that region are invalidated at once.
+func (e *Engine) recordPending(n *node, key string, sign int) {
+	in := n.inst
+	j := in.ij.j
+	cb := n.binding.Clone()
+	j.Sources[n.level].Bind(key, cb)
+	flo, fhi := j.Sink.Footprint(cb)
+	flo, fhi = maxStr(flo, in.lo), minStr(fhi, in.hi)
+	if flo >= fhi {
+		return // no derivation through this key can land in the instance
+	}
+	e.addPending(in, &pendingOp{sign: sign, node: n, key: key}, flo, fhi)
+	if !j.Sources[n.level].Lazy {
+		e.queueEager(in)
+	}
+}
+
+// addPending files an op and invalidates the region's downstream dependants.
+func (e *Engine) addPending(in *instance, op *pendingOp, lo, hi string) {
+	e.seq++
+	op.seq = e.seq
+	op.item = in.pending.Insert(lo, hi, op)
+	e.invalidateDownstream(in.ij.sink, lo, hi)
+}
+
+func (e *Engine) queueEager(in *instance) {
+	if !in.queued {
+		in.queued = true
+		e.eager = append(e.eager, in)
+	}
+}
+
+// drainEager processes the pending ops of instances with eager changes
+// before the top-level call returns. Errors leave the instance invalid; it
+// recomputes at its next validate.
+func (e *Engine) drainEager() {
+	for len(e.eager) > 0 {
+		in := e.eager[0]
+		e.eager = e.eager[1:]
+		in.queued = false
+		if in.invalid || in.detached {
+			continue
+		}
+		_ = e.processPending(in, "", "", true)
+	}
+	e.eager = nil
+}
