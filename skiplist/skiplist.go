@@ -19,8 +19,6 @@ package skiplist
 import (
 	"math/rand"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	hs "github.com/huandu/skiplist"
 )
@@ -81,22 +79,19 @@ func score(k string) float64 {
 // strings passed in (not copied), so they must be genuinely immutable.
 type Store[V any] struct {
 	list  *hs.SkipList
+	index map[string]*hs.Element // point lookups without walking the list
 	size  func(V) int
 	bytes int
 	spare *node[V] // unused node kept from a Put that overwrote a key
 }
 
-// seedSeq makes the level generators of stores created at the same instant
-// differ.
-var seedSeq atomic.Uint64
-
 // New returns an empty store. size reports the bytes a value holds for memory
 // accounting (nil: values count 0).
 func New[V any](size func(V) int) *Store[V] {
 	l := hs.New(byteOrder[V]{})
-	seed := uint64(time.Now().UnixNano()) ^ seedSeq.Add(0x9e3779b97f4a7c15)
-	l.SetRandSource(&splitMix{state: seed})
-	return &Store[V]{list: l, size: size}
+	// A fixed seed keeps level choices, and so performance, reproducible.
+	l.SetRandSource(&splitMix{state: 0x5eed})
+	return &Store[V]{list: l, index: map[string]*hs.Element{}, size: size}
 }
 
 func (s *Store[V]) sizeOf(v V) int {
@@ -115,7 +110,7 @@ func (s *Store[V]) Bytes() int { return s.bytes }
 
 // Get returns the value stored under key and whether the key is present.
 func (s *Store[V]) Get(key string) (V, bool) {
-	e := s.list.Get(key)
+	e := s.index[key]
 	if e == nil {
 		var zero V
 		return zero, false
@@ -126,6 +121,12 @@ func (s *Store[V]) Get(key string) (V, bool) {
 // Put stores v under key. If the key was already present its value is
 // replaced in place and the previous value is returned with replaced set.
 func (s *Store[V]) Put(key string, v V) (old V, replaced bool) {
+	if e := s.index[key]; e != nil {
+		cur := e.Key().(*node[V])
+		old, cur.val = cur.val, v
+		s.bytes += s.sizeOf(v) - s.sizeOf(old)
+		return old, true
+	}
 	n := s.spare
 	if n == nil {
 		n = new(node[V])
@@ -143,13 +144,14 @@ func (s *Store[V]) Put(key string, v V) (old V, replaced bool) {
 		s.bytes += s.sizeOf(v) - s.sizeOf(old)
 		return old, true
 	}
+	s.index[key] = e
 	s.bytes += len(key) + s.sizeOf(v)
 	return old, false
 }
 
 // Delete removes key and returns the value it held, if it was present.
 func (s *Store[V]) Delete(key string) (old V, ok bool) {
-	e := s.list.Get(key)
+	e := s.index[key]
 	if e == nil {
 		return old, false
 	}
@@ -162,6 +164,7 @@ func (s *Store[V]) Delete(key string) (old V, ok bool) {
 func (s *Store[V]) remove(e *hs.Element) {
 	n := e.Key().(*node[V])
 	s.list.RemoveElement(e)
+	delete(s.index, n.key)
 	s.bytes -= len(n.key) + s.sizeOf(n.val)
 }
 

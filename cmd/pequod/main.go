@@ -1,0 +1,54 @@
+// Command pequod is Pequod-Go's single binary. Subcommands:
+//
+//	pequod timeline [flags]   run the embedded single-process timeline workload (the default job)
+//	pequod join [flags] TEXT  parse a join and print its canonical form and structure
+//
+// Results are JSON on stdout; progress and logs go to stderr. SIGINT and
+// SIGTERM stop a running job cleanly.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+// run dispatches a subcommand and returns the process exit status.
+func run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		args = []string{"timeline"}
+	}
+	var err error
+	switch args[0] {
+	case "timeline":
+		err = runTimeline(ctx, args[1:], os.Stdout, os.Stderr)
+	case "join":
+		err = runJoin(args[1:], os.Stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(os.Stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "pequod: unknown subcommand %q\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pequod %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+const usage = `usage: pequod <subcommand> [flags]
+
+subcommands:
+  timeline   embedded single-process timeline workload; JSON results on stdout (default)
+  join       parse a join specification and print it as JSON
+`
