@@ -37,13 +37,13 @@ func runJoin(args []string, stdout io.Writer) error {
 		Filter  bool   `json:"filter,omitempty"`
 	}
 	out := struct {
-		Canonical  string `json:"canonical"`
-		Operator   string `json:"operator"`
-		Maintained bool   `json:"maintained"`
-		Sink       string `json:"sink"`
-		Sources    []src  `json:"sources"`
+		Canonical  string       `json:"canonical"`
+		Operator   string       `json:"operator"`
+		Maintained bool         `json:"maintained"`
+		Sink       string       `json:"sink"`
+		Sources    []src        `json:"sources"`
 		Slots      []joins.Slot `json:"slots"`
-		Completion int `json:"completion_source"`
+		Completion int          `json:"completion_source"`
 	}{Canonical: j.String(), Operator: j.Op.String(), Maintained: j.Maintained, Sink: j.Sink.Text, Slots: j.Slots, Completion: j.CompletionSource}
 	for _, s := range j.Sources {
 		out.Sources = append(out.Sources, src{s.Text, s.Table, s.Lazy, s.Filter})
