@@ -31,7 +31,31 @@ func (j *Join) String() string {
 	if !j.Maintained && j.Staleness == 0 {
 		sb.WriteString(" pull")
 	}
+	// Slots that only with/where defined still count toward the limits.
+	sep := " where "
+	for s, sl := range j.Slots {
+		if sl.Anonymous || j.Sink.HasSlot(s) || j.usedBySource(s) {
+			continue
+		}
+		sb.WriteString(sep + sl.Name + ":" + strconv.Itoa(sl.Len))
+		if sl.Type != 0 {
+			sb.WriteByte(sl.Type)
+		}
+		if sl.Subtable {
+			sb.WriteByte('t')
+		}
+		sep = ", "
+	}
 	return sb.String()
+}
+
+func (j *Join) usedBySource(s int) bool {
+	for i := range j.Sources {
+		if j.Sources[i].HasSlot(s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (j *Join) writePattern(sb *strings.Builder, p *Pattern) {
@@ -81,7 +105,9 @@ func sameShape(p, q *Pattern) bool {
 	}
 	for i := range p.Segs {
 		x, y := &p.Segs[i], &q.Segs[i]
-		if (x.Slot < 0) != (y.Slot < 0) || x.Lit != y.Lit || x.Width != y.Width {
+		// Slot numbers follow parse order, so consistently renamed joins
+		// compare equal while swapped or repeated slots do not.
+		if x.Slot != y.Slot || x.Lit != y.Lit || x.Width != y.Width {
 			return false
 		}
 	}

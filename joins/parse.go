@@ -420,18 +420,16 @@ func parseSlot(s, whole string) (slotSpec, string) {
 // defineSlot records one occurrence of a slot and returns its index.
 func (a *analyzer) defineSlot(sp slotSpec) int {
 	j := a.join
-	var idx int
+	idx, isNew := len(j.Slots), true
 	if sp.name == "" {
-		idx = len(j.Slots)
 		j.Slots = append(j.Slots, Slot{Name: fmt.Sprintf(".anon%d", idx+1), Anonymous: true})
 	} else if k, ok := a.index[sp.name]; ok {
-		idx = k
+		idx, isNew = k, false
 	} else {
-		idx = len(j.Slots)
 		a.index[sp.name] = idx
 		j.Slots = append(j.Slots, Slot{Name: sp.name})
 	}
-	if idx == a.lim.MaxSlots && len(j.Slots) == a.lim.MaxSlots+1 {
+	if isNew && len(j.Slots) == a.lim.MaxSlots+1 {
 		a.errorf("too many slots in join pattern, max %d", a.lim.MaxSlots)
 	}
 	sl := &j.Slots[idx]

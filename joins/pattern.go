@@ -247,6 +247,9 @@ func successorOf(a, b string) bool {
 // plus the bound slot prefix of src, narrowed by the sink range when the first
 // unbound slot of the sink is also the first unbound slot of src. The result
 // is a superset, so callers must still match keys and clip outputs (R-CLIP-1).
+// A source without a table name (a slot before its first '|') gets ["", ""),
+// an empty interval: such a source cannot match stored keys, and the engine
+// refuses joins that have one.
 func ScanInterval(src, sink *Pattern, b Binding, sinkLo, sinkHi string) (lo, hi string) {
 	prefix, complete := src.Prefix(b)
 	if complete {

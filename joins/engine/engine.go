@@ -326,6 +326,11 @@ func (e *Engine) AddJoin(first, last string, j *joins.Join) (warning string, err
 	if j.Sink.Table != name {
 		return "", fmt.Errorf("add_join [%q, %q): sink pattern %q is not in table %q", first, last, j.Sink.Text, name)
 	}
+	for i := range j.Sources {
+		if j.Sources[i].Table == "" {
+			return "", fmt.Errorf("add_join: source pattern %q has no table name (a slot comes before its first '|'), so it can never match a stored key", j.Sources[i].Text)
+		}
+	}
 	e.begin()
 	defer e.end()
 	t := e.table(name, true)

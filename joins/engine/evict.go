@@ -68,7 +68,6 @@ func (e *Engine) evict(sr *sinkRange) {
 	t := sr.table
 	before := e.invHits
 	for _, in := range sr.insts {
-		in.busy = false
 		e.invalidateInstance(in)
 		in.detached = true
 	}

@@ -67,9 +67,6 @@ func (e *Engine) notify(t *table, key string, kind change, old, value string) {
 		if !ok || sk < in.lo || sk >= in.hi { // R-NOTIFY-2
 			continue
 		}
-		if in.busy && in.invalid {
-			continue
-		}
 		e.apply(in, sk, kind, old, value)
 	}
 }
