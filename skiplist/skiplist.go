@@ -77,21 +77,88 @@ func score(k string) float64 {
 //
 // Create one with New; the zero Store is not usable. Keys are kept as the
 // strings passed in (not copied), so they must be genuinely immutable.
+//
+// A store may be split into subtables (SetCut, spec/joins.md §1.5): keys are
+// grouped by their first cut bytes, each group in a skip list of its own,
+// with an ordered skip list of the groups' prefixes on top. A key shorter
+// than cut is a group by itself. Every key of a group sorts after every key
+// of a smaller prefix, so walking the groups in prefix order and each group
+// in key order is exactly bytewise order. Inserting into a small group is
+// far cheaper than into one huge list. A hash index serves point lookups.
 type Store[V any] struct {
-	list  *hs.SkipList
-	index map[string]*hs.Element // point lookups without walking the list
+	cut   int
+	subs  map[string]*sub        // prefix -> group
+	order *hs.SkipList           // groups by prefix (keys are *sub)
+	index map[string]*hs.Element // point lookups without walking any list
 	size  func(V) int
 	bytes int
+	n     int
 	spare *node[V] // unused node kept from a Put that overwrote a key
 }
+
+// sub is one group of keys sharing a cut-byte prefix.
+type sub struct {
+	prefix string
+	list   *hs.SkipList
+}
+
+// subOrder orders groups by prefix; probes are strings.
+type subOrder struct{}
+
+func subKey(k any) string {
+	if s, ok := k.(*sub); ok {
+		return s.prefix
+	}
+	return k.(string)
+}
+
+func (subOrder) Compare(lhs, rhs any) int  { return strings.Compare(subKey(lhs), subKey(rhs)) }
+func (subOrder) CalcScore(key any) float64 { return score(subKey(key)) }
 
 // New returns an empty store. size reports the bytes a value holds for memory
 // accounting (nil: values count 0).
 func New[V any](size func(V) int) *Store[V] {
-	l := hs.New(byteOrder[V]{})
-	// A fixed seed keeps level choices, and so performance, reproducible.
-	l.SetRandSource(&splitMix{state: 0x5eed})
-	return &Store[V]{list: l, index: map[string]*hs.Element{}, size: size}
+	o := hs.New(subOrder{})
+	o.SetRandSource(&splitMix{state: 0x5eed})
+	return &Store[V]{subs: map[string]*sub{}, order: o, index: map[string]*hs.Element{}, size: size}
+}
+
+// SetCut splits the store into subtables by the first cut bytes of each key
+// (0: one table). Existing keys are redistributed, which costs O(n log n).
+func (s *Store[V]) SetCut(cut int) {
+	if cut < 0 {
+		cut = 0
+	}
+	if cut == s.cut {
+		return
+	}
+	type kv struct {
+		k string
+		v V
+	}
+	all := make([]kv, 0, s.n)
+	for it := s.First(); it.Valid(); it.Next() {
+		all = append(all, kv{it.Key(), it.Value()})
+	}
+	size := s.size
+	*s = *New[V](size)
+	s.cut = cut
+	for _, x := range all {
+		s.Put(x.k, x.v)
+	}
+}
+
+// Cut returns the subtable prefix length (0: not split).
+func (s *Store[V]) Cut() int { return s.cut }
+
+// Subtables returns the number of key groups.
+func (s *Store[V]) Subtables() int { return len(s.subs) }
+
+func (s *Store[V]) prefix(key string) string {
+	if len(key) > s.cut {
+		return key[:s.cut]
+	}
+	return key
 }
 
 func (s *Store[V]) sizeOf(v V) int {
@@ -102,7 +169,7 @@ func (s *Store[V]) sizeOf(v V) int {
 }
 
 // Len returns the number of keys in the store.
-func (s *Store[V]) Len() int { return s.list.Len() }
+func (s *Store[V]) Len() int { return s.n }
 
 // Bytes returns the sum of len(key) + size(value) over all keys. It is kept
 // incrementally, so it costs O(1).
@@ -127,6 +194,15 @@ func (s *Store[V]) Put(key string, v V) (old V, replaced bool) {
 		s.bytes += s.sizeOf(v) - s.sizeOf(old)
 		return old, true
 	}
+	p := s.prefix(key)
+	g := s.subs[p]
+	if g == nil {
+		l := hs.New(byteOrder[V]{})
+		l.SetRandSource(&splitMix{state: 0x5eed ^ uint64(len(s.subs))})
+		g = &sub{prefix: p, list: l}
+		s.subs[p] = g
+		s.order.Set(g, nil)
+	}
 	n := s.spare
 	if n == nil {
 		n = new(node[V])
@@ -134,17 +210,9 @@ func (s *Store[V]) Put(key string, v V) (old V, replaced bool) {
 		s.spare = nil
 	}
 	n.key, n.val = key, v
-	e := s.list.Set(n, nil)
-	if cur := e.Key().(*node[V]); cur != n {
-		// huandu found the key and kept its original stored key; update that
-		// node and keep n for the next Put.
-		old, cur.val = cur.val, v
-		*n = node[V]{}
-		s.spare = n
-		s.bytes += s.sizeOf(v) - s.sizeOf(old)
-		return old, true
-	}
+	e := g.list.Set(n, nil)
 	s.index[key] = e
+	s.n++
 	s.bytes += len(key) + s.sizeOf(v)
 	return old, false
 }
@@ -160,24 +228,47 @@ func (s *Store[V]) Delete(key string) (old V, ok bool) {
 	return old, true
 }
 
-// remove unlinks e and keeps Bytes in step.
+// remove unlinks e, drops an emptied group and keeps the counts in step.
 func (s *Store[V]) remove(e *hs.Element) {
 	n := e.Key().(*node[V])
-	s.list.RemoveElement(e)
+	p := s.prefix(n.key)
+	g := s.subs[p]
+	g.list.RemoveElement(e)
 	delete(s.index, n.key)
+	if g.list.Len() == 0 {
+		delete(s.subs, p)
+		s.order.Remove(p)
+	}
+	s.n--
 	s.bytes -= len(n.key) + s.sizeOf(n.val)
 }
 
 // Seek returns an iterator positioned at the first key >= key (invalid if
 // there is none).
 func (s *Store[V]) Seek(key string) Iter[V] {
-	return Iter[V]{s: s, e: s.list.Find(key)}
+	it := Iter[V]{s: s, g: s.order.Find(s.prefix(key))}
+	if it.g == nil {
+		return it
+	}
+	if g := it.g.Key().(*sub); g.prefix == s.prefix(key) {
+		it.e = g.list.Find(key)
+	} else {
+		it.e = g.list.Front()
+	}
+	if it.e == nil {
+		it.nextGroup()
+	}
+	return it
 }
 
 // First returns an iterator positioned at the smallest key (invalid if the
 // store is empty).
 func (s *Store[V]) First() Iter[V] {
-	return Iter[V]{s: s, e: s.list.Front()}
+	it := Iter[V]{s: s, g: s.order.Front()}
+	if it.g != nil {
+		it.e = it.g.Key().(*sub).list.Front()
+	}
+	return it
 }
 
 // Count returns the number of keys k with first <= k < last. It walks the
@@ -187,7 +278,7 @@ func (s *Store[V]) Count(first, last string) int {
 		return 0
 	}
 	c := 0
-	for e := s.list.Find(first); e != nil && e.Key().(*node[V]).key < last; e = e.Next() {
+	for it := s.Seek(first); it.Valid() && it.Key() < last; it.Next() {
 		c++
 	}
 	return c
@@ -200,8 +291,8 @@ func (s *Store[V]) Range(first, last string, fn func(key string, v V) bool) {
 	if last <= first {
 		return
 	}
-	for e := s.list.Find(first); e != nil; e = e.Next() {
-		n := e.Key().(*node[V])
+	for it := s.Seek(first); it.Valid(); it.Next() {
+		n := it.e.Key().(*node[V])
 		if n.key >= last || !fn(n.key, n.val) {
 			return
 		}
@@ -215,7 +306,19 @@ func (s *Store[V]) Range(first, last string, fn func(key string, v V) bool) {
 // Iter's Remove and SetValue.
 type Iter[V any] struct {
 	s *Store[V]
-	e *hs.Element
+	g *hs.Element // the current group in s.order
+	e *hs.Element // the current element of that group
+}
+
+// nextGroup moves to the first element of the next group.
+func (it *Iter[V]) nextGroup() {
+	it.e = nil
+	for it.g != nil && it.e == nil {
+		it.g = it.g.Next()
+		if it.g != nil {
+			it.e = it.g.Key().(*sub).list.Front()
+		}
+	}
 }
 
 // Valid reports whether the iterator is positioned at an element.
@@ -256,15 +359,18 @@ func (it *Iter[V]) Remove() {
 		panic("skiplist: Remove on invalid Iter")
 	}
 	e := it.e
-	it.e = e.Next()
+	it.Next() // move off first: removing may drop the current group
 	it.s.remove(e)
 }
 
 // Next advances to the next key. It does nothing if the iterator is not
 // valid.
 func (it *Iter[V]) Next() {
-	if it.e != nil {
-		it.e = it.e.Next()
+	if it.e == nil {
+		return
+	}
+	if it.e = it.e.Next(); it.e == nil {
+		it.nextGroup()
 	}
 }
 

@@ -229,13 +229,13 @@ func TestPutOverwritesInPlace(t *testing.T) {
 		s.Put(be64(uint64(i)), big{a: i})
 	}
 	k := be64(42)
-	before := s.list.Get(k)
+	before := s.index[k]
 	it := s.Seek(k)
 	old, rep := s.Put(k, big{a: 7, b: 1})
 	if !rep || old != (big{a: 42}) {
 		t.Fatalf("Put = %v, %v", old, rep)
 	}
-	if after := s.list.Get(k); after != before {
+	if after := s.index[k]; after != before {
 		t.Fatal("Put replaced the element instead of updating it")
 	}
 	// An iterator on the element sees the new value.
@@ -366,13 +366,21 @@ func TestModelRandom(t *testing.T) {
 	if testing.Short() {
 		nops = 3000
 	}
+	// Every seed runs unsplit and split into subtables by 1, 2 and 3 bytes;
+	// half way through the ops the store is re-split (SetCut redistributes).
 	for _, seed := range seeds {
-		t.Run("seed="+strconv.FormatInt(seed, 10), func(t *testing.T) {
-			r := rand.New(rand.NewSource(seed))
-			s, m := New(strLen), newModel()
-			runOps(t, r, s, m, nops)
-			t.Logf("seed %d: %d ops, final Len %d", seed, nops, s.Len())
-		})
+		for cut := 0; cut <= 3; cut++ {
+			t.Run("seed="+strconv.FormatInt(seed, 10)+"/cut="+strconv.Itoa(cut), func(t *testing.T) {
+				r := rand.New(rand.NewSource(seed))
+				s, m := New(strLen), newModel()
+				s.SetCut(cut)
+				runOps(t, r, s, m, nops/2)
+				s.SetCut((cut + 2) % 4)
+				checkFull(t, s, m)
+				runOps(t, r, s, m, nops/2)
+				t.Logf("seed %d cut %d: %d ops, final Len %d, %d subtables", seed, cut, nops, s.Len(), s.Subtables())
+			})
+		}
 	}
 }
 
@@ -491,6 +499,10 @@ func FuzzStore(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, m := New(strLen), newModel()
+		if len(data) > 0 {
+			s.SetCut(int(data[0] % 4))
+			data = data[1:]
+		}
 		runOps(t, &byteSource{b: data}, s, m, 1<<30)
 	})
 }

@@ -69,6 +69,7 @@ type Engine struct {
 	chain     int   // validation recursion depth
 	seq       uint64
 	eager     []*instance
+	matchFree [][]match // reusable scan buffers (see getMatches)
 	njoins    int
 	lru       lruList
 	timeIns   time.Duration
@@ -92,6 +93,8 @@ type table struct {
 	joins []*installedJoin
 	sinks interval.Tree[*sinkRange] // disjoint validated ranges (§4.1)
 	regs  interval.Tree[*node]      // registrations of joins reading this table
+
+	cutChosen bool // the subtable split was decided (chooseCut)
 
 	ninsert, nmodify, nerase, nvalidate int64
 	nevictKeys, nevictRanges            int64
@@ -127,6 +130,27 @@ func (e *Engine) table(name string, create bool) *table {
 		e.tables[name] = t
 	}
 	return t
+}
+
+// chooseCut splits a table into subtables the first time a join pattern
+// names it (§1.5): keys are grouped by the pattern's literal prefix through
+// its first slot, unless that slot ends the pattern (then groups would hold
+// one key each). Twitter timelines group by user, karma votes by article.
+// Subtables change no result; they make inserts into big tables cheap.
+func (e *Engine) chooseCut(t *table, p *joins.Pattern) {
+	if t.cutChosen {
+		return
+	}
+	t.cutChosen = true
+	for i, sg := range p.Segs {
+		if sg.Slot < 0 {
+			continue
+		}
+		if i < len(p.Segs)-1 {
+			t.store.SetCut(sg.Off + sg.Width)
+		}
+		return
+	}
 }
 
 // begin starts a top-level operation: it fixes the operation's timestamp.
@@ -342,8 +366,9 @@ func (e *Engine) AddJoin(first, last string, j *joins.Join) (warning string, err
 	ij := &installedJoin{j: j, lo: first, hi: last, sink: t}
 	t.joins = append(t.joins, ij)
 	e.njoins++
+	e.chooseCut(t, &j.Sink)
 	for i := range j.Sources {
-		e.table(j.Sources[i].Table, true)
+		e.chooseCut(e.table(j.Sources[i].Table, true), &j.Sources[i].Pattern)
 	}
 	// Existing sink ranges that overlap the new join get an instance for it,
 	// computed at their next validate.

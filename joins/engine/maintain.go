@@ -92,6 +92,13 @@ func (e *Engine) apply(in *instance, sk string, kind change, old, value string) 
 	}
 	t := in.ij.sink
 	en, exists := t.store.Get(sk)
+	if exists && en.owner == nil && kind.adds() {
+		// A client key the join now derives takes the join's value and
+		// becomes the instance's, so a later client erase is noticed (§4.5).
+		en.owner, en.nder = in, 0
+		e.claimWrite(in, t, sk, en, kind, value)
+		return
+	}
 	switch in.ij.j.Op {
 	case joins.Copy:
 		switch {
@@ -116,8 +123,9 @@ func (e *Engine) apply(in *instance, sk string, kind change, old, value string) 
 				en.nder--
 				if en.nder > 0 {
 					if en.value == old {
-						// R-COPY-1: keep the key, with a remaining derivation's value.
-						if v, found := e.anyDerivation(in, sk); found {
+						// R-COPY-1: keep the key, with the value of a
+						// remaining derivation the instance tracks.
+						if v, found := e.trackedDerivation(in, sk); found {
 							e.writeSink(t, sk, en, v)
 						}
 					}
@@ -144,10 +152,8 @@ func (e *Engine) apply(in *instance, sk string, kind change, old, value string) 
 	case joins.Sum:
 		if !exists {
 			switch kind {
-			case chInsert, chPlus:
+			case chInsert, chPlus, chUpdate:
 				e.createSink(in, sk, value, 0) // verbatim (§3.5)
-			case chUpdate:
-				e.createSink(in, sk, value, 0)
 			default:
 				e.createSink(in, sk, strconv.FormatInt(-parseInt(old), 10), 0)
 			}
@@ -188,6 +194,19 @@ func (e *Engine) apply(in *instance, sk string, kind change, old, value string) 
 			}
 		}
 	}
+}
+
+// claimWrite writes the first derivation's result over a client key that
+// the instance has just claimed, as if the key had been absent.
+func (e *Engine) claimWrite(in *instance, t *table, sk string, en *entry, kind change, value string) {
+	v := value
+	switch in.ij.j.Op {
+	case joins.Copy:
+		en.nder = 1
+	case joins.Count:
+		v = "1"
+	}
+	e.writeSink(t, sk, en, v)
 }
 
 // parseInt parses like the original's sum: optional sign, then leading
@@ -232,19 +251,55 @@ func (e *Engine) eraseSink(t *table, sk string, en *entry) {
 	e.notify(t, sk, chErase, en.value, "")
 }
 
-// anyDerivation returns the value of some current derivation of sk.
-func (e *Engine) anyDerivation(in *instance, sk string) (string, bool) {
+// trackedDerivation returns the value of some current derivation of sk
+// among those the instance's registrations track: a derivation through a
+// context key whose pending +1 is unprocessed is not eligible, because
+// nothing would notice its loss (R-COPY-1 with pending regions).
+func (e *Engine) trackedDerivation(in *instance, sk string) (string, bool) {
 	j := in.ij.j
-	b := j.NewBinding()
-	j.Sink.SeedBinding(sk, joins.KeySuccessor(sk), b)
+	want := j.NewBinding()
+	j.Sink.SeedBinding(sk, joins.KeySuccessor(sk), want)
 	var v string
 	found := false
-	e.evaluate(in, 0, b, sk, func(x string) {
-		if !found {
-			v, found = x, true
+	var walk func(n *node)
+	walk = func(n *node) {
+		if found || !n.alive || !agrees(n.binding, want) {
+			return
 		}
-	})
+		if n.level < len(j.Sources)-1 {
+			for _, c := range n.children {
+				walk(c)
+			}
+			return
+		}
+		src := &j.Sources[n.level]
+		n.tbl.store.Range(n.item.Lo, n.item.Hi, func(k string, en *entry) bool {
+			if !src.Matches(k, n.binding) {
+				return true
+			}
+			cb := n.binding.Clone()
+			src.Bind(k, cb)
+			if key, ok := j.Sink.Expand(cb); ok && key == sk {
+				v, found = en.value, true
+				return false
+			}
+			return true
+		})
+	}
+	if in.root != nil {
+		walk(in.root)
+	}
 	return v, found
+}
+
+// agrees reports whether two bindings agree on every slot both bind.
+func agrees(a, b joins.Binding) bool {
+	for i := range a {
+		if a[i] != "" && b[i] != "" && a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // invalidateKey removes a min/max key whose extreme may have been lost and

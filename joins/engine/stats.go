@@ -38,6 +38,7 @@ type TableStats struct {
 	SourceRanges int
 	SinkRanges   int
 	NValidate    int64
+	NSubtables   int
 	EvictKeys    int64
 	EvictRanges  int64
 }
@@ -68,7 +69,7 @@ func (e *Engine) Stats() Stats {
 		ts := TableStats{
 			Name: n, NInsert: t.ninsert, NModify: t.nmodify, NErase: t.nerase,
 			StoreSize: t.store.Len(), SourceRanges: t.regs.Len(), SinkRanges: t.sinks.Len(),
-			NValidate: t.nvalidate, EvictKeys: t.nevictKeys, EvictRanges: t.nevictRanges,
+			NValidate: t.nvalidate, NSubtables: subtables(t), EvictKeys: t.nevictKeys, EvictRanges: t.nevictRanges,
 		}
 		s.StoreSize += ts.StoreSize
 		s.SourceRanges += ts.SourceRanges
@@ -76,6 +77,14 @@ func (e *Engine) Stats() Stats {
 		s.Tables = append(s.Tables, ts)
 	}
 	return s
+}
+
+// subtables reports a split table's key groups (0 for an unsplit table).
+func subtables(t *table) int {
+	if t.store.Cut() == 0 {
+		return 0
+	}
+	return t.store.Subtables()
 }
 
 // MemoryBytes approximates the bytes held by keys, values and bookkeeping
@@ -125,6 +134,7 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		tw.nonzero("source_ranges_size", int64(t.SourceRanges))
 		tw.nonzero("sink_ranges_size", int64(t.SinkRanges))
 		tw.nonzero("nvalidate", t.NValidate)
+		tw.nonzero("nsubtables", int64(t.NSubtables))
 		if t.EvictKeys != 0 || t.EvictRanges != 0 {
 			tw.key("nevict_sink")
 			b.WriteString(`{"keys":` + strconv.FormatInt(t.EvictKeys, 10) +

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"strconv"
 
 	"github.com/pequod-go/pequod/joins"
 	"github.com/pequod-go/pequod/joins/interval"
@@ -255,27 +256,21 @@ func (e *Engine) build(in *instance, level int, b joins.Binding) (*node, error) 
 	}
 	// Collect the matches first: applying them writes other tables and may
 	// run arbitrary maintenance, which must not race with this iteration.
-	type match struct{ key, value string }
-	var buf [16]match
-	ms := buf[:0]
+	ms := e.getMatches()
+	defer func() { e.putMatches(ms) }()
 	for ; it.Valid() && it.Key() < hi; it.Next() {
 		k := it.Key()
 		if src.Matches(k, b) {
 			ms = append(ms, match{k, it.Value().value})
 		}
 	}
-	var scratch [16]string
+	if last {
+		e.applyDerivations(in, b, ms)
+		return n, nil
+	}
 	for _, m := range ms {
 		if n != nil && !n.alive {
 			break // invalidated meanwhile
-		}
-		if last {
-			sb := append(scratch[:0], b...)
-			src.Bind(m.key, sb)
-			if sk, ok := j.Sink.Expand(sb); ok && sk >= in.lo && sk < in.hi {
-				e.apply(in, sk, chPlus, "", m.value)
-			}
-			continue
 		}
 		cb := b.Clone()
 		src.Bind(m.key, cb)
@@ -294,6 +289,149 @@ func (e *Engine) build(in *instance, level int, b joins.Binding) (*node, error) 
 		}
 	}
 	return n, nil
+}
+
+// match is one source key found by a scan.
+type match struct{ key, value string }
+
+// getMatches takes a match buffer from the engine's free list; scans nest
+// (a join reading a join), so there is one buffer per active scan. Reusing
+// them keeps a large validation from producing garbage that makes the
+// collector mark the whole store again and again.
+func (e *Engine) getMatches() []match {
+	if n := len(e.matchFree); n > 0 {
+		ms := e.matchFree[n-1]
+		e.matchFree = e.matchFree[:n-1]
+		return ms[:0]
+	}
+	return make([]match, 0, 64)
+}
+
+// putMatches returns a buffer, dropping references to keys and values.
+func (e *Engine) putMatches(ms []match) {
+	clear(ms)
+	if cap(ms) <= 1<<16 {
+		e.matchFree = append(e.matchFree, ms[:0])
+	}
+}
+
+// applyDerivations applies +1 for each value-source match under binding b.
+// Consecutive derivations of one sink key are combined into one write (for
+// count, sum, min and max over a whole group, such as karma's votes of one
+// article, there is one write instead of one per vote).
+func (e *Engine) applyDerivations(in *instance, b joins.Binding, ms []match) {
+	j := in.ij.j
+	src := &j.Sources[len(j.Sources)-1]
+	constKey, constant := j.Sink.Expand(b) // every sink slot bound before the value source
+	if constant && (constKey < in.lo || constKey >= in.hi) {
+		return
+	}
+	var acc batch
+	var scratch [16]string
+	for _, m := range ms {
+		sk := constKey
+		if !constant {
+			sb := append(scratch[:0], b...)
+			src.Bind(m.key, sb)
+			k, ok := j.Sink.Expand(sb)
+			if !ok || k < in.lo || k >= in.hi {
+				continue
+			}
+			sk = k
+		}
+		if acc.n > 0 && sk != acc.sk {
+			e.applyBatch(in, &acc)
+		}
+		acc.add(sk, m.value, j.Op)
+	}
+	if acc.n > 0 {
+		e.applyBatch(in, &acc)
+	}
+}
+
+// batch accumulates consecutive derivations of one sink key.
+type batch struct {
+	sk      string
+	n       int
+	first   string // the first value (a lone derivation is applied as is)
+	last    string // copy: the value written
+	best    string // min/max: the extreme so far
+	sum     int64
+	nonzero bool // sum: some value parsed non-zero
+}
+
+func (a *batch) add(sk, v string, op joins.Operator) {
+	if a.n == 0 {
+		*a = batch{sk: sk, first: v, best: v}
+	}
+	a.n++
+	a.last = v
+	switch op {
+	case joins.Sum:
+		x := parseInt(v)
+		a.sum += x
+		a.nonzero = a.nonzero || x != 0
+	case joins.Min:
+		if v < a.best {
+			a.best = v
+		}
+	case joins.Max:
+		if v > a.best {
+			a.best = v
+		}
+	}
+}
+
+// applyBatch applies an accumulated group as the same writes one at a time
+// would leave, then resets it.
+func (e *Engine) applyBatch(in *instance, a *batch) {
+	defer func() { a.n = 0 }()
+	if a.n == 1 {
+		e.apply(in, a.sk, chPlus, "", a.first)
+		return
+	}
+	if in.recompute[a.sk] {
+		return
+	}
+	t := in.ij.sink
+	en, exists := t.store.Get(a.sk)
+	if exists && en.owner == nil {
+		// A client key: the first derivation claims it (see apply); the
+		// rest of the group then applies as usual.
+		e.apply(in, a.sk, chPlus, "", a.first)
+		a.n--
+		a.sum -= parseInt(a.first)
+		if en, exists = t.store.Get(a.sk); !exists || en.owner != in {
+			return
+		}
+	}
+	switch in.ij.j.Op {
+	case joins.Copy:
+		if !exists {
+			e.createSink(in, a.sk, a.last, int32(a.n))
+			return
+		}
+		if en.owner == in {
+			en.nder += int32(a.n)
+		}
+		e.writeSink(t, a.sk, en, a.last)
+	case joins.Count:
+		if !exists {
+			e.createSink(in, a.sk, strconv.Itoa(a.n), 0)
+			return
+		}
+		e.writeSink(t, a.sk, en, strconv.FormatInt(parseInt(en.value)+int64(a.n), 10))
+	case joins.Sum:
+		if !exists {
+			e.createSink(in, a.sk, strconv.FormatInt(a.sum, 10), 0)
+			return
+		}
+		if a.nonzero {
+			e.writeSink(t, a.sk, en, strconv.FormatInt(parseInt(en.value)+a.sum, 10))
+		}
+	default: // min, max
+		e.apply(in, a.sk, chPlus, "", a.best)
+	}
 }
 
 // evaluate computes the derivations of one sink key from the current store
@@ -422,8 +560,8 @@ func (e *Engine) retract(in *instance, n *node) {
 		return
 	}
 	src := &j.Sources[n.level]
-	type match struct{ key, value string }
-	var ms []match
+	ms := e.getMatches()
+	defer func() { e.putMatches(ms) }()
 	n.tbl.store.Range(n.item.Lo, n.item.Hi, func(k string, en *entry) bool {
 		if src.Matches(k, n.binding) {
 			ms = append(ms, match{k, en.value})
