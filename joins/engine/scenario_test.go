@@ -107,12 +107,13 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-// karmaSize returns the §8.21/§8.22 sizes, scaled down under -short.
 // karmaFull runs §8.21/§8.22 at their full size (10M votes; about a minute
 // of loading). By default the tests run scaled down and the full sizes run
 // as BenchmarkKarmaValidate / BenchmarkKarmaOnline.
 var karmaFull = flag.Bool("karma.full", false, "run the karma tests at the full §8.21/§8.22 size")
 
+// karmaSize returns the full §8.21/§8.22 size with -karma.full, else the
+// scaled-down one.
 func karmaSize(full int, short int) int {
 	if *karmaFull {
 		return full
@@ -120,8 +121,8 @@ func karmaSize(full int, short int) int {
 	return short
 }
 
-// TestKarma is §8.21 test_karma: 10000 articles × 1000 votes (1000 × 100
-// under -short); validate [k|,k}) gives one key per article, each "1000"
+// TestKarma is §8.21 test_karma: 10000 articles × 1000 votes with
+// -karma.full (1000 × 100 by default); validate [k|,k}) gives one key per article, each "1000"
 // ("100").
 func TestKarma(t *testing.T) {
 	articles, votes := karmaSize(10000, 1000), karmaSize(1000, 100)
@@ -134,7 +135,8 @@ func TestKarma(t *testing.T) {
 
 // TestKarmaOnline is §8.22 test_karma_online: 10000 articles with one vote
 // each, validate (each "1"), then 199 more votes per article through push
-// maintenance (each "200"). Under -short: 1000 articles, 100 votes.
+// maintenance (each "200"). By default (no -karma.full): 1000 articles,
+// 100 votes.
 func TestKarmaOnline(t *testing.T) {
 	articles, votes := karmaSize(10000, 1000), karmaSize(200, 100)
 	start := time.Now()
