@@ -1,0 +1,84 @@
+package partition
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/pequod-go/pequod/joins"
+	"github.com/pequod-go/pequod/wire"
+)
+
+// truthy is the JavaScript truthiness control objects use (server.md §1.7).
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case int64:
+		return x != 0
+	case uint64:
+		return x != 0
+	case float64:
+		return x != 0
+	case string:
+		return x != ""
+	}
+	return true
+}
+
+// control handles [13, seq, obj] (server.md §1.7): at most one of the
+// payload-producing keys, then the general keys.
+func (s *Server) control(q *Request, all func(task)) {
+	obj := q.Control
+	set := func(k string) bool { return obj != nil && truthy(obj[k]) }
+	payload := func(b []byte) []byte { return wire.AppendMapHeader(b, 0) }
+	switch {
+	case set("is_ready"):
+		payload = func(b []byte) []byte { return wire.AppendBool(b, true) }
+	case set("get_log"):
+		payload = func(b []byte) []byte {
+			b = wire.AppendMapHeader(b, 3)
+			b = wire.AppendString(b, "backend")
+			b = wire.AppendBool(b, false)
+			b = wire.AppendString(b, "data")
+			b = wire.AppendMapHeader(b, 0)
+			b = wire.AppendString(b, "internal")
+			return wire.AppendNil(b)
+		}
+	case set("tamer_blocking"):
+		payload = func(b []byte) []byte { return wire.AppendArrayHeader(b, 0) }
+	case set("client_status"):
+		payload = func(b []byte) []byte {
+			b = wire.AppendMapHeader(b, 2)
+			b = wire.AppendString(b, "clients")
+			b = wire.AppendArrayHeader(b, 0)
+			b = wire.AppendString(b, "interconnect")
+			return wire.AppendArrayHeader(b, 0)
+		}
+	}
+	if set("quit") {
+		s.log.Info("control quit received")
+		if s.cfg.OnQuit != nil {
+			s.quit.Do(s.cfg.OnQuit)
+		}
+		return // no reply (§1.7)
+	}
+	if set("print_table_keys") {
+		prefix, _ := obj["print_table_keys"].(string)
+		table := joins.TableName(prefix)
+		all(func(p *part) {
+			var sb strings.Builder
+			p.eng.ScanStored(table+"|", table+"}", func(k, _ string) bool {
+				if p.srv.router.Owner(k) == p.id && strings.HasPrefix(k, prefix) {
+					sb.WriteString(k)
+					sb.WriteByte('\n')
+				}
+				return true
+			})
+			fmt.Fprint(os.Stderr, sb.String())
+		})
+	}
+	q.reply(wire.StatusOK, payload)
+}

@@ -1,0 +1,88 @@
+// Package partition owns Pequod-Go's key-range partitions: N goroutines,
+// each the only owner of its keys, its store and its join state (an
+// engine.Engine), fed through a mailbox; the router that maps keys and ranges
+// to partitions; and the peer protocol (spec/server.md §3.4–§3.7) by which a
+// partition keeps subscribed copies of source ranges another partition owns.
+//
+// The reactor hands accepted requests to a Server with Dispatch; every
+// request's reply is encoded here and delivered through its Replier, possibly
+// out of order (replies carry the request's seq, §1.3).
+package partition
+
+import (
+	"fmt"
+
+	"github.com/pequod-go/pequod/wire"
+)
+
+// Replier delivers encoded replies to one client connection. SendReply may be
+// called from any goroutine and takes ownership of b, one complete msgpack
+// reply.
+type Replier interface {
+	SendReply(b []byte)
+}
+
+// Request is one accepted RPC. Its strings are owned copies, so it outlives
+// the read buffer it was decoded from.
+type Request struct {
+	// Cmd is the command number (spec/server.md §1.6).
+	Cmd wire.Cmd
+	// Seq is the raw encoding of element 1, echoed in the reply.
+	Seq []byte
+	// Key is element 2: the key, or the first key of a range.
+	Key string
+	// Arg3 is element 3: the value (insert, notify_insert) or the range's last key.
+	Arg3 string
+	// Arg4 is element 4 when it is a string: count/scan's scanlast, or add_join's join text.
+	Arg4 string
+	// HasArg4 tells whether element 4 was present and not null.
+	HasArg4 bool
+	// Subscriber is subscribe/unsubscribe's element 4 "subscriber".
+	Subscriber int64
+	// Control is control's object converted to Go values (nil if not a map).
+	Control map[string]any
+	// Reply receives the encoded reply.
+	Reply Replier
+}
+
+// FromWire converts a request the wire layer accepted (wire.Accept) into an
+// owned Request. An error means the request must be failed with
+// wire.AppendFailReply and the error logged.
+func FromWire(r *wire.Request, reply Replier) (*Request, error) {
+	q := &Request{Cmd: r.Cmd, Seq: append([]byte(nil), r.SeqRaw...), Reply: reply}
+	switch r.Cmd {
+	case wire.CmdStats, wire.CmdNoopGet:
+		return q, nil
+	case wire.CmdControl:
+		if m, ok := r.Arg(2).Interface().(map[string]any); ok {
+			q.Control = m
+		}
+		return q, nil
+	}
+	q.Key = string(r.Key())
+	switch r.Cmd {
+	case wire.CmdInsert, wire.CmdNotifyInsert:
+		v := r.Arg(3)
+		if !v.IsStr() {
+			return nil, fmt.Errorf("%v: value is not a string", r.Cmd)
+		}
+		q.Arg3 = string(v.Bytes())
+	case wire.CmdCount, wire.CmdScan, wire.CmdSubscribe, wire.CmdUnsubscribe, wire.CmdInvalidate, wire.CmdAddJoin:
+		q.Arg3 = string(r.Last())
+		a4 := r.Arg(4)
+		switch {
+		case a4.IsStr():
+			q.Arg4, q.HasArg4 = string(a4.Bytes()), true
+		case r.Cmd == wire.CmdAddJoin:
+			return nil, fmt.Errorf("add_join: join specification is not a string")
+		}
+		if r.Cmd == wire.CmdSubscribe || r.Cmd == wire.CmdUnsubscribe {
+			sub, ok := r.Subscriber()
+			if !ok {
+				return nil, fmt.Errorf("%v: element 4 needs an integer \"subscriber\"", r.Cmd)
+			}
+			q.Subscriber = sub
+		}
+	}
+	return q, nil
+}

@@ -1,0 +1,440 @@
+package partition
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/pequod-go/pequod/joins"
+	"github.com/pequod-go/pequod/joins/engine"
+	"github.com/pequod-go/pequod/wire"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Partitions is the number of partitions; 0 means runtime.NumCPU().
+	Partitions int
+	// Partitioner names the partition function (see NewRouter).
+	Partitioner string
+	// Logger receives the server's logs; nil means none.
+	Logger *zap.Logger
+	// OnQuit is called once when a client sends control {"quit": true}.
+	OnQuit func()
+	// Clock is the engines' clock; nil means time.Now.
+	Clock func() time.Time
+}
+
+// MailboxDepth is how many batches a partition's mailbox holds before
+// Dispatch blocks (back-pressure on the event loop that sent them).
+const MailboxDepth = 4096
+
+// Server is a set of partitions behind a router.
+type Server struct {
+	cfg       Config
+	log       *zap.Logger
+	router    Router
+	parts     []*part
+	wg        sync.WaitGroup
+	quit      sync.Once
+	closeOnce sync.Once
+	closed    atomic.Bool
+	start     time.Time
+}
+
+// task is work a partition runs on its own goroutine.
+type task func(p *part)
+
+// part is one partition: the only goroutine that touches its engine.
+type part struct {
+	id    int
+	srv   *Server
+	eng   *engine.Engine
+	inbox chan []task
+	buf   []byte // reply encoding scratch, owned by the partition goroutine
+}
+
+// New starts a server's partition goroutines.
+func New(cfg Config) (*Server, error) {
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = runtime.NumCPU()
+	}
+	r, err := NewRouter(cfg.Partitioner, cfg.Partitions)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, router: r, start: time.Now()}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	for i := 0; i < cfg.Partitions; i++ {
+		p := &part{id: i, srv: s, eng: engine.New(engine.Options{Clock: cfg.Clock}), inbox: make(chan []task, MailboxDepth)}
+		s.parts = append(s.parts, p)
+		s.wg.Add(1)
+		go p.loop()
+	}
+	return s, nil
+}
+
+// Partitions returns the number of partitions.
+func (s *Server) Partitions() int { return len(s.parts) }
+
+// Close stops the partitions after they drain their mailboxes. Requests
+// dispatched after Close are failed.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		for _, p := range s.parts {
+			close(p.inbox)
+		}
+		s.wg.Wait()
+	})
+}
+
+func (p *part) loop() {
+	defer p.srv.wg.Done()
+	for batch := range p.inbox {
+		for _, t := range batch {
+			p.run(t)
+		}
+	}
+}
+
+// run executes one task, turning a panic into a logged error so that one bad
+// request can never take the server down.
+func (p *part) run(t task) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.srv.log.Error("partition task panicked", zap.Int("partition", p.id), zap.Any("panic", r),
+				zap.Stack("stack"))
+		}
+	}()
+	t(p)
+}
+
+// Dispatch hands requests to their partitions, batching per partition. It
+// returns once every request is queued; replies arrive through each
+// request's Replier.
+func (s *Server) Dispatch(reqs []*Request) {
+	if s.closed.Load() {
+		for _, q := range reqs {
+			q.fail("server is shutting down")
+		}
+		return
+	}
+	batches := make([][]task, len(s.parts))
+	for _, q := range reqs {
+		s.route(q, batches)
+	}
+	for i, b := range batches {
+		if len(b) > 0 {
+			s.parts[i].inbox <- b
+		}
+	}
+}
+
+// send queues one task outside a Dispatch batch.
+func (s *Server) send(id int, t task) { s.parts[id].inbox <- []task{t} }
+
+// route adds the tasks for one request to the per-partition batches.
+func (s *Server) route(q *Request, batches [][]task) {
+	one := func(id int, t task) { batches[id] = append(batches[id], t) }
+	all := func(t task) {
+		for i := range batches {
+			one(i, t)
+		}
+	}
+	switch q.Cmd {
+	case wire.CmdNoopGet:
+		q.reply(wire.StatusOK, func(b []byte) []byte { return wire.AppendStr(b, wire.NoopGetValue) })
+	case wire.CmdGet, wire.CmdInsert, wire.CmdErase, wire.CmdNotifyInsert, wire.CmdNotifyErase:
+		one(s.router.Owner(q.Key), func(p *part) { p.single(q) })
+	case wire.CmdCount, wire.CmdScan:
+		last := q.Arg3
+		if q.HasArg4 && q.Arg4 > last {
+			last = q.Arg4
+		}
+		if id := s.router.RangeOwner(q.Key, last); id >= 0 {
+			one(id, func(p *part) { p.single(q) })
+			return
+		}
+		g := newGather(q, len(s.parts))
+		all(func(p *part) { g.part(p) })
+	case wire.CmdSubscribe:
+		q.fail("subscribe: this server is not part of a cluster")
+	case wire.CmdUnsubscribe, wire.CmdInvalidate:
+		q.ok() // nothing is subscribed or cached from outside this process
+	case wire.CmdAddJoin:
+		j, err := joins.Parse(q.Arg4)
+		if err != nil {
+			q.failText(err.Error())
+			return
+		}
+		s.installJoin(q, j, all)
+	case wire.CmdStats:
+		g := newGather(q, len(s.parts))
+		all(func(p *part) { g.stats(p) })
+	case wire.CmdControl:
+		s.control(q, all)
+	default:
+		q.fail("unknown command")
+	}
+}
+
+// installJoin installs a parsed join on every partition (each computes the
+// sink ranges it owns) and replies once all have.
+func (s *Server) installJoin(q *Request, j *joins.Join, all func(task)) {
+	g := newGather(q, len(s.parts))
+	all(func(p *part) { g.addJoin(p, j) })
+}
+
+// single runs a request whose keys one partition owns.
+func (p *part) single(q *Request) {
+	e := p.eng
+	switch q.Cmd {
+	case wire.CmdGet:
+		v, err := e.Get(q.Key)
+		if err != nil {
+			q.failText(err.Error())
+			return
+		}
+		q.reply(wire.StatusOK, func(b []byte) []byte { return wire.AppendString(b, v) })
+	case wire.CmdInsert, wire.CmdNotifyInsert:
+		if err := e.Insert(q.Key, q.Arg3); err != nil {
+			q.failText(err.Error())
+			return
+		}
+		q.ok()
+	case wire.CmdErase, wire.CmdNotifyErase:
+		if err := e.Erase(q.Key); err != nil {
+			q.failText(err.Error())
+			return
+		}
+		q.ok()
+	case wire.CmdCount:
+		n, err := e.Count(q.Key, q.Arg3, q.Arg4)
+		if err != nil {
+			q.failText(err.Error())
+			return
+		}
+		q.reply(wire.StatusOK, func(b []byte) []byte { return wire.AppendInt(b, int64(n)) })
+	case wire.CmdScan:
+		var kvs []string
+		if err := e.Scan(q.Key, q.Arg3, q.Arg4, func(k, v string) bool {
+			kvs = append(kvs, k, v)
+			return true
+		}); err != nil {
+			q.failText(err.Error())
+			return
+		}
+		q.reply(wire.StatusOK, func(b []byte) []byte { return appendStrings(b, kvs) })
+	}
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = wire.AppendArrayHeader(b, len(ss))
+	for _, s := range ss {
+		b = wire.AppendString(b, s)
+	}
+	return b
+}
+
+// reply encodes and sends [-cmd, seq, status, payload].
+func (q *Request) reply(status int, payload func([]byte) []byte) {
+	q.Reply.SendReply(wire.AppendReply(nil, q.Cmd, q.Seq, status, payload))
+}
+
+func (q *Request) ok() { q.reply(wire.StatusOK, wire.AppendNil) }
+
+// fail sends a failure with a null payload (§1.5).
+func (q *Request) fail(string) { q.reply(-1, wire.AppendNil) }
+
+// failText sends a failure whose payload is the error text (as add_join's
+// parse errors are, §1.6).
+func (q *Request) failText(msg string) {
+	q.reply(-1, func(b []byte) []byte { return wire.AppendString(b, msg) })
+}
+
+// gather collects one request's answers from every partition and replies
+// when the last one arrives.
+type gather struct {
+	q       *Request
+	mu      sync.Mutex
+	left    int
+	count   int64
+	scans   [][]string
+	errs    []string
+	perPart []engine.Stats
+	warning string
+}
+
+func newGather(q *Request, n int) *gather {
+	return &gather{q: q, left: n, scans: make([][]string, n), perPart: make([]engine.Stats, n)}
+}
+
+// done records one partition's completion; the last one replies.
+func (g *gather) done(record func()) {
+	g.mu.Lock()
+	record()
+	g.left--
+	last := g.left == 0
+	g.mu.Unlock()
+	if last {
+		g.finish()
+	}
+}
+
+// part answers a count or scan over a range spanning partitions: each
+// partition validates the range and reports the keys it owns (cached copies
+// of other partitions' keys are not its to report).
+func (g *gather) part(p *part) {
+	q := g.q
+	owner := p.srv.router
+	var n int64
+	var kvs []string
+	fn := func(k, v string) bool {
+		if owner.Owner(k) == p.id {
+			n++
+			if q.Cmd == wire.CmdScan {
+				kvs = append(kvs, k, v)
+			}
+		}
+		return true
+	}
+	err := p.eng.Scan(q.Key, q.Arg3, q.Arg4, fn)
+	g.done(func() {
+		if err != nil {
+			g.errs = append(g.errs, err.Error())
+		}
+		g.count += n
+		g.scans[p.id] = kvs
+	})
+}
+
+func (g *gather) addJoin(p *part, j *joins.Join) {
+	warning, err := p.eng.AddJoin(g.q.Key, g.q.Arg3, j)
+	g.done(func() {
+		if err != nil {
+			g.errs = append(g.errs, err.Error())
+		}
+		if warning != "" {
+			g.warning = warning
+		}
+	})
+}
+
+func (g *gather) stats(p *part) {
+	st := p.eng.Stats()
+	g.done(func() { g.perPart[p.id] = st })
+}
+
+func (g *gather) finish() {
+	q := g.q
+	if len(g.errs) > 0 && q.Cmd != wire.CmdStats {
+		q.failText(g.errs[0])
+		return
+	}
+	switch q.Cmd {
+	case wire.CmdCount:
+		q.reply(wire.StatusOK, func(b []byte) []byte { return wire.AppendInt(b, g.count) })
+	case wire.CmdScan:
+		merged := mergeScans(g.scans)
+		q.reply(wire.StatusOK, func(b []byte) []byte { return appendStrings(b, merged) })
+	case wire.CmdAddJoin:
+		if g.warning != "" {
+			fmt.Fprintln(os.Stderr, g.warning) // the original prints it on the server's stderr (§2.7)
+		}
+		q.ok()
+	case wire.CmdStats:
+		doc, err := json.Marshal(mergeStats(g.perPart))
+		if err != nil {
+			q.failText(err.Error())
+			return
+		}
+		per := make([]json.RawMessage, len(g.perPart))
+		for i := range g.perPart {
+			per[i], _ = json.Marshal(g.perPart[i])
+		}
+		extra, _ := json.Marshal(struct {
+			ID         int               `json:"id"`
+			Partitions []json.RawMessage `json:"partitions"`
+		}{-1, per})
+		// Splice the extra fields into the top-level object.
+		full := append(append(doc[:len(doc)-1:len(doc)-1], ','), extra[1:]...)
+		b, err := appendJSON(wire.AppendReplyHeader(nil, q.Cmd, q.Seq, wire.StatusOK), full)
+		if err != nil {
+			q.failText(err.Error())
+			return
+		}
+		q.Reply.SendReply(b)
+	}
+}
+
+// mergeScans merges per-partition sorted key/value lists in key order.
+func mergeScans(lists [][]string) []string {
+	var out []string
+	pos := make([]int, len(lists))
+	for {
+		best := -1
+		for i, l := range lists {
+			if pos[i] < len(l) && (best < 0 || l[pos[i]] < lists[best][pos[best]]) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return out
+		}
+		out = append(out, lists[best][pos[best]], lists[best][pos[best]+1])
+		pos[best] += 2
+	}
+}
+
+// mergeStats sums partition statistics; tables are merged by name. Process
+// figures (RSS, CPU) are the process's, so they are taken once.
+func mergeStats(all []engine.Stats) engine.Stats {
+	var m engine.Stats
+	tables := map[string]*engine.TableStats{}
+	for i, s := range all {
+		if i == 0 {
+			m.MaxRSSMB, m.UserTime, m.SystemTime, m.WallTime = s.MaxRSSMB, s.UserTime, s.SystemTime, s.WallTime
+		}
+		m.StoreSize += s.StoreSize
+		m.SourceRanges += s.SourceRanges
+		if i == 0 {
+			m.JoinRanges = s.JoinRanges // every partition installs every join
+		}
+		m.ValidRanges += s.ValidRanges
+		m.WallTimeInsert += s.WallTimeInsert
+		m.WallTimeValidate += s.WallTimeValidate
+		m.WallTimeEvict += s.WallTimeEvict
+		m.InvalidateHits += s.InvalidateHits
+		for _, t := range s.Tables {
+			x := tables[t.Name]
+			if x == nil {
+				x = &engine.TableStats{Name: t.Name}
+				tables[t.Name] = x
+			}
+			x.NInsert += t.NInsert
+			x.NModify += t.NModify
+			x.NErase += t.NErase
+			x.StoreSize += t.StoreSize
+			x.SourceRanges += t.SourceRanges
+			x.SinkRanges += t.SinkRanges
+			x.NValidate += t.NValidate
+			x.NSubtables += t.NSubtables
+			x.EvictKeys += t.EvictKeys
+			x.EvictRanges += t.EvictRanges
+		}
+	}
+	for _, t := range tables {
+		m.Tables = append(m.Tables, *t)
+	}
+	sort.Slice(m.Tables, func(i, k int) bool { return m.Tables[i].Name < m.Tables[k].Name })
+	return m
+}
