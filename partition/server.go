@@ -14,6 +14,7 @@ import (
 
 	"github.com/pequod-go/pequod/joins"
 	"github.com/pequod-go/pequod/joins/engine"
+	"github.com/pequod-go/pequod/joins/interval"
 	"github.com/pequod-go/pequod/wire"
 )
 
@@ -57,7 +58,11 @@ type part struct {
 	srv   *Server
 	eng   *engine.Engine
 	inbox chan []task
-	buf   []byte // reply encoding scratch, owned by the partition goroutine
+	peers peerQueue // messages from other partitions (peer.go)
+
+	cur     *ackGroup                      // acknowledgements the running work is collecting
+	subs    map[string]*interval.Tree[int] // owner side: subscriptions by table
+	fetches map[engine.Range]*fetch        // subscriber side: fetches in flight
 }
 
 // New starts a server's partition goroutines.
@@ -74,7 +79,14 @@ func New(cfg Config) (*Server, error) {
 		s.log = zap.NewNop()
 	}
 	for i := 0; i < cfg.Partitions; i++ {
-		p := &part{id: i, srv: s, eng: engine.New(engine.Options{Clock: cfg.Clock}), inbox: make(chan []task, MailboxDepth)}
+		p := &part{id: i, srv: s, inbox: make(chan []task, MailboxDepth),
+			subs: map[string]*interval.Tree[int]{}, fetches: map[engine.Range]*fetch{}}
+		p.peers.sig = make(chan struct{}, 1)
+		opts := engine.Options{Clock: cfg.Clock}
+		if cfg.Partitions > 1 {
+			opts.Locality = locality{p}
+		}
+		p.eng = engine.New(opts)
 		s.parts = append(s.parts, p)
 		s.wg.Add(1)
 		go p.loop()
@@ -99,8 +111,18 @@ func (s *Server) Close() {
 
 func (p *part) loop() {
 	defer p.srv.wg.Done()
-	for batch := range p.inbox {
-		for _, t := range batch {
+	for {
+		select {
+		case batch, ok := <-p.inbox:
+			if !ok {
+				return
+			}
+			for _, t := range batch {
+				p.run(t)
+			}
+		case <-p.peers.sig:
+		}
+		for _, t := range p.peers.take() {
 			p.run(t)
 		}
 	}
@@ -200,25 +222,34 @@ func (p *part) single(q *Request) {
 	switch q.Cmd {
 	case wire.CmdGet:
 		v, err := e.Get(q.Key)
+		if p.parked(err, func() { p.single(q) }) {
+			return
+		}
 		if err != nil {
 			q.failText(err.Error())
 			return
 		}
 		q.reply(wire.StatusOK, func(b []byte) []byte { return wire.AppendString(b, v) })
-	case wire.CmdInsert, wire.CmdNotifyInsert:
-		if err := e.Insert(q.Key, q.Arg3); err != nil {
-			q.failText(err.Error())
-			return
-		}
-		q.ok()
-	case wire.CmdErase, wire.CmdNotifyErase:
-		if err := e.Erase(q.Key); err != nil {
-			q.failText(err.Error())
-			return
-		}
-		q.ok()
+	case wire.CmdInsert, wire.CmdNotifyInsert, wire.CmdErase, wire.CmdNotifyErase:
+		var err error
+		p.withAcks(func() {
+			if q.Cmd == wire.CmdInsert || q.Cmd == wire.CmdNotifyInsert {
+				err = e.Insert(q.Key, q.Arg3)
+			} else {
+				err = e.Erase(q.Key)
+			}
+		}, func() {
+			if err != nil {
+				q.failText(err.Error())
+				return
+			}
+			q.ok()
+		})
 	case wire.CmdCount:
 		n, err := e.Count(q.Key, q.Arg3, q.Arg4)
+		if p.parked(err, func() { p.single(q) }) {
+			return
+		}
 		if err != nil {
 			q.failText(err.Error())
 			return
@@ -226,10 +257,14 @@ func (p *part) single(q *Request) {
 		q.reply(wire.StatusOK, func(b []byte) []byte { return wire.AppendInt(b, int64(n)) })
 	case wire.CmdScan:
 		var kvs []string
-		if err := e.Scan(q.Key, q.Arg3, q.Arg4, func(k, v string) bool {
+		err := e.Scan(q.Key, q.Arg3, q.Arg4, func(k, v string) bool {
 			kvs = append(kvs, k, v)
 			return true
-		}); err != nil {
+		})
+		if p.parked(err, func() { p.single(q) }) {
+			return
+		}
+		if err != nil {
 			q.failText(err.Error())
 			return
 		}
@@ -308,6 +343,9 @@ func (g *gather) part(p *part) {
 		return true
 	}
 	err := p.eng.Scan(q.Key, q.Arg3, q.Arg4, fn)
+	if p.parked(err, func() { g.part(p) }) {
+		return
+	}
 	g.done(func() {
 		if err != nil {
 			g.errs = append(g.errs, err.Error())

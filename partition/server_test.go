@@ -263,3 +263,29 @@ func TestScenariosOnePartition(t *testing.T) {
 		})
 	}
 }
+
+// knownCrossPartition lists scenarios that do not yet pass across
+// partitions, with the reason. Each is an open defect, not an accepted
+// difference.
+var knownCrossPartition = map[string]string{
+	"a4_push_over_pull.txt": "open defect: a push join over a pull join whose sink keys live in other " +
+		"partitions — every validation of the pull join recomputes it and invalidates the other " +
+		"partitions' copies, so copies churn (§10 A4 across partitions)",
+}
+
+// TestScenariosFourPartitions replays every scenario with four partitions,
+// so joins read sources other partitions own (subscriptions, notifications,
+// invalidations across partitions) and must give the same results.
+func TestScenariosFourPartitions(t *testing.T) {
+	files, _ := filepath.Glob("../joins/engine/testdata/scenarios/*.txt")
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if why, ok := knownCrossPartition[filepath.Base(f)]; ok {
+				t.Skip(why)
+			}
+			if err := scenario.RunFile(f, newHarness(t, 4), scenario.Options{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

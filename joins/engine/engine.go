@@ -43,6 +43,9 @@ type Options struct {
 	// Limits bound the joins AddJoinText accepts; the zero value means
 	// joins.DefaultLimits().
 	Limits joins.Limits
+	// Locality makes the engine one partition of several; nil means it
+	// owns every key.
+	Locality Locality
 }
 
 // MaxChainDepth bounds how deeply validation may recurse through joins whose
@@ -61,7 +64,15 @@ var ErrJoinCycle = errors.New("join chain too deep or cyclic")
 type Engine struct {
 	clock  func() time.Time
 	limits joins.Limits
-	tables map[string]*table
+	loc    Locality
+	// missing collects source ranges owned elsewhere that the current
+	// top-level operation needed but did not have (see NeedRemoteError).
+	missing []Range
+	// missEvents counts needRemote hits, so an instance can tell that a
+	// nested validation of one of its sources was incomplete.
+	missEvents int
+	revalidate []Range // see TakeRevalidations
+	tables     map[string]*table
 
 	start     time.Time
 	now       int64 // µs timestamp of the current top-level operation, strictly increasing
@@ -93,6 +104,9 @@ type table struct {
 	joins []*installedJoin
 	sinks interval.Tree[*sinkRange] // disjoint validated ranges (§4.1)
 	regs  interval.Tree[*node]      // registrations of joins reading this table
+	// remote holds the ranges whose keys owned elsewhere are copied here
+	// and kept current by notifications (partitioned engines only).
+	remote interval.Tree[*remoteCopy]
 
 	cutChosen bool // the subtable split was decided (chooseCut)
 
@@ -109,7 +123,7 @@ type installedJoin struct {
 
 // New returns an empty engine.
 func New(opts Options) *Engine {
-	e := &Engine{clock: opts.Clock, limits: opts.Limits, tables: map[string]*table{}}
+	e := &Engine{clock: opts.Clock, limits: opts.Limits, loc: opts.Locality, tables: map[string]*table{}}
 	if e.clock == nil {
 		e.clock = time.Now
 	}
@@ -160,6 +174,7 @@ func (e *Engine) begin() time.Time {
 	e.depth++
 	t := e.clock()
 	if e.depth == 1 {
+		e.missing = e.missing[:0]
 		us := t.UnixMicro()
 		if us <= e.now {
 			us = e.now + 1
@@ -266,16 +281,10 @@ func (e *Engine) ScanStored(first, last string, fn func(key, value string) bool)
 	t.store.Range(first, last, func(k string, en *entry) bool { return fn(k, en.value) })
 }
 
-// Validate makes every sink key in [first,last) current (§4.2).
+// Validate makes every sink key in [first,last) current (§4.2). In a
+// partitioned engine it may return *NeedRemoteError.
 func (e *Engine) Validate(first, last string) error {
-	name := joins.RangeTableName(first, last)
-	if name == "" {
-		return fmt.Errorf("validate [%q, %q): %w", first, last, ErrNoTable)
-	}
-	t0 := e.begin()
-	defer func() { e.timeVal += e.clock().Sub(t0); e.end() }()
-	t := e.table(name, true)
-	_, err := e.validate(t, first, last)
+	_, err := e.ValidateUntil(first, last)
 	return err
 }
 

@@ -26,6 +26,9 @@ func (c change) adds() bool { return c == chInsert || c == chPlus }
 // the delta rule that makes one table feeding several sources of a join
 // (§10 A2) come out exact.
 func (e *Engine) notify(t *table, key string, kind change, old, value string) {
+	if e.loc != nil && e.loc.Owns(key) {
+		e.loc.KeyChanged(t.name, key, value, kind == chErase)
+	}
 	if t.regs.Len() == 0 {
 		return
 	}
@@ -87,7 +90,7 @@ func (e *Engine) contextChange(n *node, key string, sign int) {
 // source key's new value and old its previous one ("" for inserts and for
 // +1/-1 of computation; for -1 the retracted value is passed as old).
 func (e *Engine) apply(in *instance, sk string, kind change, old, value string) {
-	if in.recompute[sk] {
+	if in.recompute[sk] || !e.owns(sk) {
 		return // a from-scratch recomputation of this key is pending
 	}
 	t := in.ij.sink
@@ -208,6 +211,10 @@ func (e *Engine) claimWrite(in *instance, t *table, sk string, en *entry, kind c
 	}
 	e.writeSink(t, sk, en, v)
 }
+
+// owns reports whether this engine writes sink key sk: in a partitioned
+// server each partition computes only the sink keys it owns.
+func (e *Engine) owns(sk string) bool { return e.loc == nil || e.loc.Owns(sk) }
 
 // parseInt parses like the original's sum: optional sign, then leading
 // decimal digits; anything else gives 0 (§3.5).
@@ -373,6 +380,9 @@ func (e *Engine) invalidateInstance(in *instance) {
 // invalidateDownstream invalidates, as a whole, every instance with a
 // registration on t overlapping [lo,hi) (§3.9).
 func (e *Engine) invalidateDownstream(t *table, lo, hi string) {
+	if e.loc != nil {
+		e.loc.RangeInvalidated(t.name, lo, hi)
+	}
 	if t.regs.Len() == 0 {
 		return
 	}

@@ -28,9 +28,12 @@ type instance struct {
 	expiresAt int64 // µs; non-maintained instances only
 	depExpiry int64 // µs; earliest expiry of non-maintained upstream data read (§10 A4)
 	busy      bool  // being computed or processed; nested validations skip it
-	dirty     bool  // invalidated while busy: invalidate once no longer busy
-	queued    bool  // in the engine's eager queue
-	detached  bool  // evicted: never to be validated again
+	// incomplete: a build skipped a source range owned elsewhere and not
+	// yet copied here, so the instance must be recomputed once it is.
+	incomplete bool
+	dirty      bool // invalidated while busy: invalidate once no longer busy
+	queued     bool // in the engine's eager queue
+	detached   bool // evicted: never to be validated again
 
 	root      *node
 	pending   interval.Tree[*pendingOp]
@@ -194,7 +197,7 @@ func (e *Engine) validateInstance(in *instance, lo, hi string) error {
 		} else if err := e.processPending(in, maxStr(lo, in.lo), minStr(hi, in.hi), false); err != nil {
 			return err
 		}
-		if !in.invalid || attempt >= 3 {
+		if !in.invalid || attempt >= 3 || len(e.missing) > 0 {
 			return nil
 		}
 	}
@@ -214,6 +217,10 @@ func (e *Engine) compute(in *instance) error {
 		in.expiresAt = e.now + j.Staleness.Microseconds()
 	}
 	e.finishBusy(in)
+	if in.incomplete {
+		in.incomplete = false
+		e.invalidateInstance(in) // recomputed once the missing ranges arrive
+	}
 	if err != nil {
 		e.invalidateInstance(in)
 		return err
@@ -239,10 +246,17 @@ func (e *Engine) build(in *instance, level int, b joins.Binding) (*node, error) 
 	src := &j.Sources[level]
 	lo, hi := joins.ScanInterval(&src.Pattern, &j.Sink, b, in.lo, in.hi)
 	st := e.table(src.Table, true)
+	if e.needRemote(in, st, lo, hi) {
+		return nil, nil
+	}
+	misses := e.missEvents
 	if exp, err := e.validate(st, lo, hi); err != nil {
 		return nil, err
 	} else if exp < in.depExpiry {
 		in.depExpiry = exp
+	}
+	if e.missEvents != misses {
+		in.incomplete = true // an upstream instance could not finish
 	}
 	var n *node
 	if in.maintained() {
@@ -323,7 +337,7 @@ func (e *Engine) applyDerivations(in *instance, b joins.Binding, ms []match) {
 	j := in.ij.j
 	src := &j.Sources[len(j.Sources)-1]
 	constKey, constant := j.Sink.Expand(b) // every sink slot bound before the value source
-	if constant && (constKey < in.lo || constKey >= in.hi) {
+	if constant && (constKey < in.lo || constKey >= in.hi || !e.owns(constKey)) {
 		return
 	}
 	var acc batch
@@ -334,7 +348,7 @@ func (e *Engine) applyDerivations(in *instance, b joins.Binding, ms []match) {
 			sb := append(scratch[:0], b...)
 			src.Bind(m.key, sb)
 			k, ok := j.Sink.Expand(sb)
-			if !ok || k < in.lo || k >= in.hi {
+			if !ok || k < in.lo || k >= in.hi || !e.owns(k) {
 				continue
 			}
 			sk = k
@@ -471,7 +485,13 @@ func (e *Engine) processPending(in *instance, lo, hi string, all bool) error {
 		return nil
 	}
 	in.busy = true
-	defer e.finishBusy(in)
+	defer func() {
+		e.finishBusy(in)
+		if in.incomplete {
+			in.incomplete = false
+			e.invalidateInstance(in)
+		}
+	}()
 	for in.pending.Len() > 0 && !in.invalid {
 		var ops []*pendingOp
 		if all {
@@ -644,6 +664,22 @@ func (e *Engine) drainEager() {
 			continue
 		}
 		_ = e.processPending(in, "", "", true)
+		if in.invalid && !in.detached {
+			// It needed source data owned elsewhere: the caller must
+			// validate the range once that data is fetched (TakeRevalidations).
+			e.revalidate = append(e.revalidate, Range{in.lo, in.hi})
+		}
 	}
 	e.eager = nil
+}
+
+// TakeRevalidations returns, and forgets, the sink ranges whose eager
+// maintenance could not finish because it needed source ranges owned
+// elsewhere (partitioned engines only). The caller validates each one —
+// fetching what Validate reports missing — before acknowledging the write
+// that caused it (§3.6: eager changes are applied before the write returns).
+func (e *Engine) TakeRevalidations() []Range {
+	r := e.revalidate
+	e.revalidate = nil
+	return r
 }
