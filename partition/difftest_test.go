@@ -69,24 +69,13 @@ func TestDifferentialFourPartitions(t *testing.T) {
 	if testing.Short() {
 		cases = 200
 	}
-	cfg := difftest.DefaultConfig()
-	// Pull and staleness joins read by other joins across partitions are an
-	// open defect (see knownCrossPartition); they run below without chains.
-	cfg.Features &^= difftest.FeatPull | difftest.FeatStale | difftest.FeatWindow
-	// Open defect: a chain over a min/max join across partitions can keep a
-	// stale downstream key after a min/max key invalidation (seed 5367 of
-	// this config with all operators: `x|<a:1> = min c|<a:1>` read by
-	// `y|<b:1> = count x|<b:1>`; insert c|2, update c|2, erase c|2 leaves
-	// y|2 = "1"). Chains run here with copy, count and sum; min and max run
-	// without chains below.
-	cfg.Ops = []joins.Operator{joins.Copy, joins.Count, joins.Sum}
 	newTarget := func() difftest.Target { return &diffTarget{harness: newHarness(t, 4)} }
+	// Open defect: non-maintained (pull, staleness) joins read by other
+	// joins across partitions (§10 A4; see knownCrossPartition). They run
+	// here without chains, and everything else with them.
+	cfg := difftest.DefaultConfig()
+	cfg.Features &^= difftest.FeatPull | difftest.FeatStale | difftest.FeatWindow
 	difftest.Run(t, newTarget, 4001, cases, cfg, 3)
-
-	minmax := difftest.DefaultConfig()
-	minmax.Features &^= difftest.FeatChain | difftest.FeatPull | difftest.FeatStale | difftest.FeatWindow
-	minmax.Ops = []joins.Operator{joins.Min, joins.Max}
-	difftest.Run(t, newTarget, 6001, cases/3, minmax, 3)
 
 	pull := difftest.DefaultConfig()
 	pull.Features &^= difftest.FeatChain | difftest.FeatWindow

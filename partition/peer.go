@@ -232,7 +232,14 @@ func (p *part) serveSubscribe(r engine.Range, sub int) {
 		subs = &interval.Tree[int]{}
 		p.subs[table] = subs
 	}
-	subs.Insert(r.Lo, r.Hi, sub)
+	dup := false
+	subs.Stab(r.Lo, func(it *interval.Item[int]) bool {
+		dup = it.Lo == r.Lo && it.Hi == r.Hi && it.Value == sub
+		return !dup
+	})
+	if !dup {
+		subs.Insert(r.Lo, r.Hi, sub)
+	}
 	var kvs []string
 	p.eng.ScanStored(r.Lo, r.Hi, func(k, v string) bool {
 		if p.srv.router.Owner(k) == p.id {
@@ -240,11 +247,29 @@ func (p *part) serveSubscribe(r engine.Range, sub int) {
 		}
 		return true
 	})
-	p.srv.peer(sub, func(sp *part) { sp.snapshot(r, kvs, exp) })
+	owner := p.id
+	p.srv.peer(sub, func(sp *part) { sp.snapshot(r, owner, kvs, exp) })
 }
 
 // snapshot applies one owner's snapshot of r.
-func (p *part) snapshot(r engine.Range, kvs []string, exp int64) {
+// The snapshot is authoritative for the owner's keys in r: a copy of one of
+// them that it lacks (left by notifications of an earlier, dropped
+// subscription) is erased like any other change.
+func (p *part) snapshot(r engine.Range, owner int, kvs []string, exp int64) {
+	have := make(map[string]bool, len(kvs)/2)
+	for i := 0; i < len(kvs); i += 2 {
+		have[kvs[i]] = true
+	}
+	var stale []string
+	p.eng.ScanStored(r.Lo, r.Hi, func(k, _ string) bool {
+		if !have[k] && p.srv.router.Owner(k) == owner {
+			stale = append(stale, k)
+		}
+		return true
+	})
+	for _, k := range stale {
+		p.applyRemote(k, "", true)
+	}
 	for i := 0; i < len(kvs); i += 2 {
 		p.applyRemote(kvs[i], kvs[i+1], false)
 	}

@@ -127,12 +127,14 @@ func (e *Engine) CoverRemote(lo, hi string, expires int64) error {
 }
 
 // DropRemote forgets the copies of keys owned elsewhere in [lo,hi) (their
-// owner invalidated them): the keys are removed without per-key
-// notifications and everything reading them is invalidated (§3.9).
+// owner invalidated them, or a fresh snapshot is about to replace them): the
+// copies are removed without per-key notifications, whether or not a
+// complete copy of the range was recorded, and everything reading them is
+// invalidated (§3.9).
 func (e *Engine) DropRemote(lo, hi string) {
 	name := joins.RangeTableName(lo, hi)
 	t := e.tables[name]
-	if t == nil || name == "" {
+	if t == nil || name == "" || e.loc == nil {
 		return
 	}
 	e.begin()
@@ -142,21 +144,25 @@ func (e *Engine) DropRemote(lo, hi string) {
 	for _, it := range drop {
 		e.dropRemote(t, it)
 	}
-	if len(drop) == 0 {
-		e.invalidateDownstream(t, lo, hi)
-	}
+	e.purgeForeign(t, lo, hi)
+	e.invalidateDownstream(t, lo, hi)
 }
 
-// dropRemote removes one remote copy and the foreign keys it held.
-func (e *Engine) dropRemote(t *table, it *interval.Item[*remoteCopy]) {
-	t.remote.Delete(it)
-	for s := t.store.Seek(it.Lo); s.Valid() && s.Key() < it.Hi; {
+// purgeForeign removes the copies of keys owned elsewhere in [lo,hi).
+func (e *Engine) purgeForeign(t *table, lo, hi string) {
+	for s := t.store.Seek(lo); s.Valid() && s.Key() < hi; {
 		if !e.loc.Owns(s.Key()) && s.Value().owner == nil {
 			s.Remove()
 			continue
 		}
 		s.Next()
 	}
+}
+
+// dropRemote removes one remote copy and the foreign keys it held.
+func (e *Engine) dropRemote(t *table, it *interval.Item[*remoteCopy]) {
+	t.remote.Delete(it)
+	e.purgeForeign(t, it.Lo, it.Hi)
 	e.invalidateDownstream(t, it.Lo, it.Hi)
 }
 
