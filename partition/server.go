@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -45,7 +44,10 @@ type Server struct {
 	wg        sync.WaitGroup
 	quit      sync.Once
 	closeOnce sync.Once
-	closed    atomic.Bool
+	// mu orders Dispatch against Close: senders hold it shared while they
+	// check closed and send, Close holds it exclusively to close mailboxes.
+	mu     sync.RWMutex
+	closed bool
 	start     time.Time
 }
 
@@ -101,10 +103,12 @@ func (s *Server) Partitions() int { return len(s.parts) }
 // dispatched after Close are failed.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
-		s.closed.Store(true)
+		s.mu.Lock()
+		s.closed = true
 		for _, p := range s.parts {
 			close(p.inbox)
 		}
+		s.mu.Unlock()
 		s.wg.Wait()
 	})
 }
@@ -144,7 +148,9 @@ func (p *part) run(t task) {
 // returns once every request is queued; replies arrive through each
 // request's Replier.
 func (s *Server) Dispatch(reqs []*Request) {
-	if s.closed.Load() {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
 		for _, q := range reqs {
 			q.fail("server is shutting down")
 		}
@@ -162,7 +168,13 @@ func (s *Server) Dispatch(reqs []*Request) {
 }
 
 // send queues one task outside a Dispatch batch.
-func (s *Server) send(id int, t task) { s.parts[id].inbox <- []task{t} }
+func (s *Server) send(id int, t task) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if !s.closed {
+		s.parts[id].inbox <- []task{t}
+	}
+}
 
 // route adds the tasks for one request to the per-partition batches.
 func (s *Server) route(q *Request, batches [][]task) {

@@ -289,3 +289,25 @@ func TestScenariosFourPartitions(t *testing.T) {
 		})
 	}
 }
+
+// TestDispatchDuringClose checks that requests racing Close are failed or
+// served, never sent on a closed mailbox.
+func TestDispatchDuringClose(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		s, err := New(Config{Partitions: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := make(replies, 1000)
+			for k := 0; k < 500; k++ {
+				s.Dispatch([]*Request{{Cmd: wire.CmdInsert, Key: fmt.Sprintf("a|%d", k), Arg3: "v", Seq: []byte{1}, Reply: r}})
+			}
+		}()
+		s.Close()
+		wg.Wait()
+	}
+}

@@ -32,6 +32,8 @@ func run(ctx context.Context, args []string) int {
 		err = runTimeline(ctx, args[1:], os.Stdout, os.Stderr)
 	case "join":
 		err = runJoin(args[1:], os.Stdout)
+	case "serve":
+		err = runServe(ctx, args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return 0
@@ -51,4 +53,5 @@ const usage = `usage: pequod <subcommand> [flags]
 subcommands:
   timeline   embedded single-process timeline workload; JSON results on stdout (default)
   join       parse a join specification and print it as JSON
+  serve      run the Pequod server: pequod serve -l=PORT [-partitions N] [-loops N] ...
 `
