@@ -48,7 +48,7 @@ type Server struct {
 	// check closed and send, Close holds it exclusively to close mailboxes.
 	mu     sync.RWMutex
 	closed bool
-	start     time.Time
+	start  time.Time
 }
 
 // task is work a partition runs on its own goroutine.
