@@ -7,11 +7,9 @@
 // and the empty key are all ordinary keys.
 //
 // The store is built on github.com/huandu/skiplist with a comparator of its
-// own: a key's score (huandu's float64 ordering hint) encodes 62 bits of the
-// key read big-endian as an order-preserving float64, so the score never
-// disagrees with bytewise order and most comparisons never look at the key
-// bytes. In a store split into subtables the score is taken from the bytes
-// after the shared prefix, where the keys of one subtable differ.
+// own: a key's score (huandu's float64 ordering hint) is its first 53 bits
+// read big-endian, which a float64 holds exactly, so the score never
+// disagrees with bytewise order.
 //
 // A Store is not safe for concurrent mutation. Any number of goroutines may
 // read it at once (Get, Seek, First, Count, Range and iteration) as long as
@@ -19,11 +17,8 @@
 package skiplist
 
 import (
-	"math"
-	"math/bits"
 	"math/rand"
 	"strings"
-	"sync"
 
 	hs "github.com/huandu/skiplist"
 )
@@ -37,13 +32,12 @@ type node[V any] struct {
 	val V
 }
 
-// keyOrder is the huandu Comparable of a store's key lists. Stored keys are
-// *node[V]. Every key of one list shares its first off bytes (the subtable
-// prefix; a key shorter than that is alone in its list), so the score is
-// computed from the bytes after them.
-type keyOrder[V any] struct{ off int }
+// byteOrder is the huandu Comparable for Store keys. The stored key of every
+// element is a *node[V]; a probe key is either a *node[V] (Put) or a string
+// (lookups).
+type byteOrder[V any] struct{}
 
-// keyOf returns the byte string held by a stored key (or a string probe).
+// keyOf returns the byte string held by a probe or stored key.
 func keyOf[V any](k any) string {
 	if n, ok := k.(*node[V]); ok {
 		return n.key
@@ -52,38 +46,31 @@ func keyOf[V any](k any) string {
 }
 
 // Compare orders keys bytewise, as Go's string comparison does.
-func (*keyOrder[V]) Compare(lhs, rhs any) int {
+func (byteOrder[V]) Compare(lhs, rhs any) int {
 	return strings.Compare(keyOf[V](lhs), keyOf[V](rhs))
 }
 
-// CalcScore returns the key's score within its list; see keyScore.
-func (o *keyOrder[V]) CalcScore(key any) float64 { return o.keyScore(keyOf[V](key)) }
-
-// keyScore is score of the key without the list's shared prefix. Dropping a
-// common prefix preserves the order of the keys that share it.
-func (o *keyOrder[V]) keyScore(k string) float64 {
-	return score(k[min(o.off, len(k)):])
+// CalcScore returns score(key); see score.
+func (byteOrder[V]) CalcScore(key any) float64 {
+	return score(keyOf[V](key))
 }
 
 // score maps a key to the float64 huandu compares before calling Compare.
-// It takes the first 8 bytes of the key read big-endian, zero-padded, drops
-// the low 2 bits and adds 2^52. A truncated zero-padded prefix never
-// decreases as keys grow bytewise, and the result x lies in [2^52, 2^62+2^52),
-// where reading x's bits as a float64 gives positive normal finite numbers
-// whose order is the order of x. So k1 < k2 implies score(k1) <= score(k2),
-// equal keys score equally, and keys that differ within their first 62 bits
-// score differently, so huandu rarely needs to call Compare.
+// It is the first 53 bits of the key read big-endian, zero-padded: the first
+// six bytes and the high five bits of the seventh. A truncated zero-padded
+// prefix never decreases as keys grow bytewise, and 53 bits fit a float64
+// mantissa exactly, so k1 < k2 implies score(k1) <= score(k2) and equal keys
+// score equally, which is all huandu requires.
 func score(k string) float64 {
 	var x uint64
-	if len(k) >= 8 {
-		x = uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 |
-			uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | uint64(k[7])
-	} else {
-		for i := 0; i < len(k); i++ {
-			x |= uint64(k[i]) << (56 - 8*uint(i))
-		}
+	n := len(k)
+	if n > 7 {
+		n = 7
 	}
-	return math.Float64frombits(x>>2 + 1<<52)
+	for i := 0; i < n; i++ {
+		x |= uint64(k[i]) << (56 - 8*uint(i))
+	}
+	return float64(x >> 11)
 }
 
 // Store is an ordered map from byte-string keys to values of type V.
@@ -97,45 +84,25 @@ func score(k string) float64 {
 // than cut is a group by itself. Every key of a group sorts after every key
 // of a smaller prefix, so walking the groups in prefix order and each group
 // in key order is exactly bytewise order. Inserting into a small group is
-// far cheaper than into one huge list. Point lookups find the group through
-// a hash map of prefixes and then search its list; a group that grows past
-// indexMin keys also gets a hash index of its own (an unsplit store is one
-// group, so a big unsplit store is hash-indexed).
+// far cheaper than into one huge list. A hash index serves point lookups.
 type Store[V any] struct {
 	cut   int
-	ord   *keyOrder[V]    // comparator of the group lists
-	tmpl  *hs.SkipList    // empty list new groups copy (nil until needed)
-	subs  map[string]*sub // prefix -> group
-	order *hs.SkipList    // groups by prefix (keys are *sub)
-	last  *sub            // the group the last Put or Delete touched
-	free  []*sub          // emptied groups kept for reuse
+	subs  map[string]*sub        // prefix -> group
+	order *hs.SkipList           // groups by prefix (keys are *sub)
+	index map[string]*hs.Element // point lookups without walking any list
 	size  func(V) int
 	bytes int
 	n     int
+	spare *node[V] // unused node kept from a Put that overwrote a key
 }
 
 // sub is one group of keys sharing a cut-byte prefix.
 type sub struct {
-	list   hs.SkipList // the group's keys; its elements point at it
 	prefix string
-	oe     *hs.Element            // the group's element in Store.order
-	index  map[string]*hs.Element // key -> element; nil while the group is small
-	grow   int                    // list length at which to raise its max level
+	list   *hs.SkipList
 }
 
-const (
-	// indexMin is the group size past which a group gets a hash index. Below
-	// it a list search (a handful of float comparisons on a cache-hot list)
-	// beats hashing, and the index would cost memory and a map insert per key.
-	indexMinX = 512
-	// minLevel is the max level of a new group's list; it is raised as the
-	// list grows (see raiseLevel), so small lists keep short towers.
-	minLevel = 5
-	// maxFree bounds the emptied groups kept for reuse.
-	maxFree = 64
-)
-
-// subOrder orders groups by prefix.
+// subOrder orders groups by prefix; probes are strings.
 type subOrder struct{}
 
 func subKey(k any) string {
@@ -148,31 +115,12 @@ func subKey(k any) string {
 func (subOrder) Compare(lhs, rhs any) int  { return strings.Compare(subKey(lhs), subKey(rhs)) }
 func (subOrder) CalcScore(key any) float64 { return score(subKey(key)) }
 
-// orderTmpl is an empty group-order list to copy: hs.New seeds a 5 KB
-// math/rand source, which costs microseconds.
-var orderTmpl = sync.OnceValue(func() *hs.SkipList { return hs.New(subOrder{}) })
-
-// newList returns an empty list copied from the empty list t, with its own
-// head and the given source of level choices.
-func newList(t *hs.SkipList, r rand.Source) *hs.SkipList {
-	l := new(hs.SkipList)
-	*l = *t
-	l.Init() // a fresh head; the copy shared t's
-	if r != nil {
-		l.SetRandSource(r)
-	}
-	return l
-}
-
 // New returns an empty store. size reports the bytes a value holds for memory
 // accounting (nil: values count 0).
 func New[V any](size func(V) int) *Store[V] {
-	return &Store[V]{
-		ord:   &keyOrder[V]{},
-		subs:  map[string]*sub{},
-		order: newList(orderTmpl(), &splitMix{state: 0x5eed}),
-		size:  size,
-	}
+	o := hs.New(subOrder{})
+	o.SetRandSource(&splitMix{state: 0x5eed})
+	return &Store[V]{subs: map[string]*sub{}, order: o, index: map[string]*hs.Element{}, size: size}
 }
 
 // SetCut splits the store into subtables by the first cut bytes of each key
@@ -195,7 +143,6 @@ func (s *Store[V]) SetCut(cut int) {
 	size := s.size
 	*s = *New[V](size)
 	s.cut = cut
-	s.ord.off = cut
 	for _, x := range all {
 		s.Put(x.k, x.v)
 	}
@@ -228,88 +175,9 @@ func (s *Store[V]) Len() int { return s.n }
 // incrementally, so it costs O(1).
 func (s *Store[V]) Bytes() int { return s.bytes }
 
-// group returns the group of prefix p, or nil. Consecutive operations mostly
-// stay in one group, so the last one touched is checked before hashing.
-func (s *Store[V]) group(p string) *sub {
-	if g := s.last; g != nil && g.prefix == p {
-		return g
-	}
-	return s.subs[p]
-}
-
-// less reports whether element e's key sorts before key, whose score is sc.
-func less[V any](e *hs.Element, key string, sc float64) bool {
-	if es := e.Score(); es != sc {
-		return es < sc
-	}
-	return e.Key().(*node[V]).key < key
-}
-
-// seekList returns the first element of l whose key is >= key (score sc), or
-// nil. It walks huandu's element links itself, so it boxes nothing and
-// compares scores inline. Keys past the last one (appends) and before the
-// first are answered in O(1); otherwise it is a finger search from the front:
-// along each element's top level while that stays before key, then down.
-func seekList[V any](l *hs.SkipList, key string, sc float64) *hs.Element {
-	e := l.Front()
-	if e == nil || !less[V](e, key, sc) {
-		return e
-	}
-	if less[V](l.Back(), key, sc) {
-		return nil
-	}
-	// front < key <= back: the answer exists and follows e.
-	for {
-		nx := e.NextLevel(e.Level() - 1)
-		if nx == nil || !less[V](nx, key, sc) {
-			break
-		}
-		e = nx
-	}
-	for i := e.Level() - 2; i >= 0; i-- {
-		for {
-			nx := e.NextLevel(i)
-			if nx == nil || !less[V](nx, key, sc) {
-				break
-			}
-			e = nx
-		}
-	}
-	return e.Next()
-}
-
-// find returns the element holding key in group g, or nil.
-func (s *Store[V]) find(g *sub, key string) *hs.Element {
-	b := g.list.Back()
-	if b == nil {
-		return nil
-	}
-	sc := s.ord.keyScore(key)
-	if less[V](b, key, sc) {
-		return nil // past the last key: the common case of a new key
-	}
-	if g.index != nil {
-		return g.index[key]
-	}
-	e := seekList[V](&g.list, key, sc)
-	if e != nil && e.Score() == sc && e.Key().(*node[V]).key == key {
-		return e
-	}
-	return nil
-}
-
-// elem returns the element holding key, or nil.
-func (s *Store[V]) elem(key string) *hs.Element {
-	g := s.group(s.prefix(key))
-	if g == nil {
-		return nil
-	}
-	return s.find(g, key)
-}
-
 // Get returns the value stored under key and whether the key is present.
 func (s *Store[V]) Get(key string) (V, bool) {
-	e := s.elem(key)
+	e := s.index[key]
 	if e == nil {
 		var zero V
 		return zero, false
@@ -320,168 +188,75 @@ func (s *Store[V]) Get(key string) (V, bool) {
 // Put stores v under key. If the key was already present its value is
 // replaced in place and the previous value is returned with replaced set.
 func (s *Store[V]) Put(key string, v V) (old V, replaced bool) {
-	p := s.prefix(key)
-	g := s.group(p)
-	if g == nil {
-		g = s.newGroup(p)
-	} else if e := s.find(g, key); e != nil {
+	if e := s.index[key]; e != nil {
 		cur := e.Key().(*node[V])
 		old, cur.val = cur.val, v
 		s.bytes += s.sizeOf(v) - s.sizeOf(old)
 		return old, true
 	}
-	s.last = g
-	e := g.list.Set(&node[V]{key: key, val: v}, nil)
-	n := g.list.Len()
-	if g.index != nil {
-		g.index[key] = e
-	} else if n > indexMin {
-		g.index = make(map[string]*hs.Element, 2*n)
-		for x := g.list.Front(); x != nil; x = x.Next() {
-			g.index[x.Key().(*node[V]).key] = x
-		}
+	p := s.prefix(key)
+	g := s.subs[p]
+	if g == nil {
+		l := hs.New(byteOrder[V]{})
+		l.SetRandSource(&splitMix{state: 0x5eed ^ uint64(len(s.subs))})
+		g = &sub{prefix: p, list: l}
+		s.subs[p] = g
+		s.order.Set(g, nil)
 	}
-	if n >= g.grow {
-		raiseLevel(g)
+	n := s.spare
+	if n == nil {
+		n = new(node[V])
+	} else {
+		s.spare = nil
 	}
+	n.key, n.val = key, v
+	e := g.list.Set(n, nil)
+	s.index[key] = e
 	s.n++
 	s.bytes += len(key) + s.sizeOf(v)
 	return old, false
 }
 
-// raiseLevel lets g's towers grow with its list: the max level stays about
-// log2(len)+2, enough for O(log n) searches, while small lists keep their
-// searches from starting at 48 mostly empty levels.
-func raiseLevel(g *sub) {
-	n := g.list.Len()
-	if expFixed {
-		g.grow = 1 << 62
-		return
-	}
-	lvl := max(expMinLevel, bits.Len(uint(n))+expLevelExtra)
-	if lvl > g.list.MaxLevel() {
-		g.list.SetMaxLevel(lvl)
-	}
-	g.grow = 1 << (g.list.MaxLevel() - 1)
-}
-
-// newGroup creates the group of prefix p (reusing an emptied one if any).
-func (s *Store[V]) newGroup(p string) *sub {
-	var g *sub
-	if k := len(s.free); k > 0 {
-		g, s.free = s.free[k-1], s.free[:k-1]
-	} else {
-		if s.tmpl == nil {
-			// One comparator and one level source serve all groups.
-			t := hs.New(s.ord)
-			t.SetRandSource(&splitMix{state: 0x5eed ^ uint64(s.cut)})
-			if !expFixed {
-				t.SetMaxLevel(expMinLevel)
-			}
-			s.tmpl = t
-		}
-		g = &sub{list: *s.tmpl}
-		g.list.Init() // a head of its own
-	}
-	g.prefix = p
-	g.grow = 1 << (g.list.MaxLevel() - 1)
-	if expFixed {
-		g.grow = 1 << 62
-	}
-	g.oe = s.order.Set(g, nil)
-	s.subs[p] = g
-	return g
-}
-
 // Delete removes key and returns the value it held, if it was present.
 func (s *Store[V]) Delete(key string) (old V, ok bool) {
-	g := s.group(s.prefix(key))
-	if g == nil {
-		return old, false
-	}
-	e := s.find(g, key)
+	e := s.index[key]
 	if e == nil {
 		return old, false
 	}
 	old = e.Key().(*node[V]).val
-	s.remove(g, e)
+	s.remove(e)
 	return old, true
 }
 
-// remove unlinks e from its group g, drops g if emptied and keeps the counts
-// in step.
-func (s *Store[V]) remove(g *sub, e *hs.Element) {
+// remove unlinks e, drops an emptied group and keeps the counts in step.
+func (s *Store[V]) remove(e *hs.Element) {
 	n := e.Key().(*node[V])
+	p := s.prefix(n.key)
+	g := s.subs[p]
 	g.list.RemoveElement(e)
-	if g.index != nil {
-		delete(g.index, n.key)
-	}
-	s.last = g
+	delete(s.index, n.key)
 	if g.list.Len() == 0 {
-		delete(s.subs, g.prefix)
-		s.order.RemoveElement(g.oe)
-		s.last = nil
-		g.prefix, g.oe, g.index = "", nil, nil
-		if len(s.free) < maxFree {
-			s.free = append(s.free, g)
-		}
+		delete(s.subs, p)
+		s.order.Remove(p)
 	}
 	s.n--
 	s.bytes -= len(n.key) + s.sizeOf(n.val)
 }
 
-// seekGroup returns the order element of the first group whose prefix is
-// >= p, or nil; like seekList, on the group order list.
-func (s *Store[V]) seekGroup(p string) *hs.Element {
-	sc := score(p)
-	lt := func(e *hs.Element) bool {
-		if es := e.Score(); es != sc {
-			return es < sc
-		}
-		return e.Key().(*sub).prefix < p
-	}
-	e := s.order.Front()
-	if e == nil || !lt(e) {
-		return e
-	}
-	if lt(s.order.Back()) {
-		return nil
-	}
-	for {
-		nx := e.NextLevel(e.Level() - 1)
-		if nx == nil || !lt(nx) {
-			break
-		}
-		e = nx
-	}
-	for i := e.Level() - 2; i >= 0; i-- {
-		for {
-			nx := e.NextLevel(i)
-			if nx == nil || !lt(nx) {
-				break
-			}
-			e = nx
-		}
-	}
-	return e.Next()
-}
-
 // Seek returns an iterator positioned at the first key >= key (invalid if
 // there is none).
 func (s *Store[V]) Seek(key string) Iter[V] {
-	it := Iter[V]{s: s}
-	p := s.prefix(key)
-	if g := s.group(p); g != nil {
-		it.g = g.oe
-		if it.e = seekList[V](&g.list, key, s.ord.keyScore(key)); it.e == nil {
-			it.nextGroup()
-		}
+	it := Iter[V]{s: s, g: s.order.Find(s.prefix(key))}
+	if it.g == nil {
 		return it
 	}
-	// No group has key's prefix: every key of a group with a larger prefix
-	// is larger than key, and every key of a smaller one is smaller.
-	if it.g = s.seekGroup(p); it.g != nil {
-		it.e = it.g.Key().(*sub).list.Front()
+	if g := it.g.Key().(*sub); g.prefix == s.prefix(key) {
+		it.e = g.list.Find(key)
+	} else {
+		it.e = g.list.Front()
+	}
+	if it.e == nil {
+		it.nextGroup()
 	}
 	return it
 }
@@ -583,9 +358,9 @@ func (it *Iter[V]) Remove() {
 	if it.e == nil {
 		panic("skiplist: Remove on invalid Iter")
 	}
-	e, g := it.e, it.g.Key().(*sub)
+	e := it.e
 	it.Next() // move off first: removing may drop the current group
-	it.s.remove(g, e)
+	it.s.remove(e)
 }
 
 // Next advances to the next key. It does nothing if the iterator is not
@@ -619,5 +394,3 @@ func (r *splitMix) Int63() int64 { return int64(r.Uint64() >> 1) }
 
 // Seed resets the generator.
 func (r *splitMix) Seed(seed int64) { r.state = uint64(seed) }
-
-var indexMin = indexMinX

@@ -2,7 +2,6 @@ package skiplist
 
 import (
 	"encoding/binary"
-	"math"
 	"math/rand"
 	"slices"
 	"sort"
@@ -230,13 +229,13 @@ func TestPutOverwritesInPlace(t *testing.T) {
 		s.Put(be64(uint64(i)), big{a: i})
 	}
 	k := be64(42)
-	before := s.elem(k)
+	before := s.index[k]
 	it := s.Seek(k)
 	old, rep := s.Put(k, big{a: 7, b: 1})
 	if !rep || old != (big{a: 42}) {
 		t.Fatalf("Put = %v, %v", old, rep)
 	}
-	if after := s.elem(k); after != before {
+	if after := s.index[k]; after != before {
 		t.Fatal("Put replaced the element instead of updating it")
 	}
 	// An iterator on the element sees the new value.
@@ -319,7 +318,7 @@ func TestInvalidIterMutationPanics(t *testing.T) {
 }
 
 // TestScoreConsistent checks the property huandu relies on: the score never
-// contradicts bytewise order, and it is exact over the first 62 bits.
+// contradicts bytewise order, and it is exact over the first 53 bits.
 func TestScoreConsistent(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
 	gen := func() string {
@@ -344,31 +343,20 @@ func TestScoreConsistent(t *testing.T) {
 			t.Fatalf("score(%q)=%v, score(%q)=%v contradict byte order", a, sa, b, sb)
 		}
 	}
-	// Distinct within the first 62 bits means distinct scores.
+	// Distinct within the first 53 bits means distinct scores.
 	pairs := [][2]string{
 		{"", "\x00\x00\x00\x00\x00\x00\x08"},
 		{"\xff\xff\xff\xff\xff\xff", "\xff\xff\xff\xff\xff\xff\x08"},
 		{"\xff\xff\xff\xff\xff\xfe\xff\xff", "\xff\xff\xff\xff\xff\xff"},
 		{"a", "b"},
-		{"\x00\x00\x00\x00\x00\x00\x00\x03", "\x00\x00\x00\x00\x00\x00\x00\x04"},
-		{"\xff\xff\xff\xff\xff\xff\xff\xfb", "\xff\xff\xff\xff\xff\xff\xff\xfc"},
 	}
 	for _, p := range pairs {
 		if !(score(p[0]) < score(p[1])) {
 			t.Errorf("score(%q)=%v not < score(%q)=%v", p[0], score(p[0]), p[1], score(p[1]))
 		}
 	}
-	// Not distinct within 62 bits: equal scores (Compare decides).
-	if score("\x00\x00\x00\x00\x00\x00\x00\x03") != score("") {
-		t.Errorf("score of a key below 2 bits of the 8th byte differs from score(\"\")")
-	}
-	// The extremes are positive normal finite floats, read back exactly.
-	lo, hi := score(""), score("\xff\xff\xff\xff\xff\xff\xff\xff\xff")
-	if math.Float64bits(lo) != 1<<52 || math.Float64bits(hi) != 1<<62-1+1<<52 {
-		t.Errorf("score range = [%x, %x], want [2^52, 2^62+2^52)", math.Float64bits(lo), math.Float64bits(hi))
-	}
-	if math.IsInf(hi, 0) || math.IsNaN(hi) || lo < math.SmallestNonzeroFloat64 || lo < 0x1p-1022 {
-		t.Errorf("score range [%v, %v] leaves the positive normal floats", lo, hi)
+	if score("\xff\xff\xff\xff\xff\xff\xff\xff\xff") != float64(1<<53-1) {
+		t.Errorf("max score = %v, want 2^53-1", score("\xff\xff\xff\xff\xff\xff\xff\xff\xff"))
 	}
 }
 
@@ -430,56 +418,38 @@ func TestLargeSequential(t *testing.T) {
 	}
 }
 
-// TestAllocs pins the hot paths' allocations, on an unsplit store (one
-// hash-indexed list) and on a split one (small lists searched directly):
-// lookups, overwrites, iteration and SetValue allocate nothing, and a new key
-// in an existing group costs our node plus huandu's element and tower.
+// TestAllocs pins the hot paths' allocations: lookups pay only huandu's boxing
+// of the key into interface{}; overwrites, Next and SetValue allocate nothing.
 func TestAllocs(t *testing.T) {
-	for _, cut := range []int{0, 7} {
-		s := New(func(v int) int { return 8 })
-		s.SetCut(cut)
-		for i := 0; i < 1000; i++ {
-			s.Put(be64(uint64(i)), i)
-		}
-		k := be64(500)
-		var fresh []string // new keys past the end of k's group
-		for i := 0; i < 200; i++ {
-			fresh = append(fresh, be64(1000)+strconv.Itoa(i))
-		}
-		cases := []struct {
-			name string
-			max  float64
-			f    func()
-		}{
-			{"Get", 0, func() { s.Get(k) }},
-			{"Get missing", 0, func() { s.Get(k + "\x00") }},
-			{"Seek", 0, func() { s.Seek(k) }},
-			{"Put overwrite", 0, func() { s.Put(k, 5) }},
-			{"First+Next", 0, func() {
-				it := s.First()
-				for j := 0; j < 10; j++ {
-					it.Next()
-				}
-			}},
-			{"SetValue", 0, func() { it := s.First(); it.SetValue(3) }},
-			{"Range 10", 0, func() {
-				n := 0
-				s.Range(k, "\xff", func(string, int) bool { n++; return n < 10 })
-			}},
-			{"Count", 0, func() { s.Count(k, "\xff") }},
-		}
-		if cut > 0 {
-			// A map insert may grow the index, so only split lists are pinned.
-			cases = append(cases, struct {
-				name string
-				max  float64
-				f    func()
-			}{"Put new", 3, func() { s.Put(fresh[0], 1); fresh = fresh[1:] }})
-		}
-		for _, c := range cases {
-			if got := testing.AllocsPerRun(100, c.f); got > c.max {
-				t.Errorf("cut %d: %s: %v allocs/op, want <= %v", cut, c.name, got, c.max)
+	s := New(func(v int) int { return 8 })
+	for i := 0; i < 1000; i++ {
+		s.Put(be64(uint64(i)), i)
+	}
+	k := be64(500)
+	cases := []struct {
+		name string
+		max  float64
+		f    func()
+	}{
+		{"Get", 1, func() { s.Get(k) }},
+		{"Seek", 1, func() { s.Seek(k) }},
+		{"Put overwrite", 0, func() { s.Put(k, 5) }},
+		{"First+Next", 0, func() {
+			it := s.First()
+			for j := 0; j < 10; j++ {
+				it.Next()
 			}
+		}},
+		{"SetValue", 0, func() { it := s.First(); it.SetValue(3) }},
+		{"Range 10", 1, func() {
+			n := 0
+			s.Range(k, "\xff", func(string, int) bool { n++; return n < 10 })
+		}},
+		{"Count", 1, func() { s.Count(k, "\xff") }},
+	}
+	for _, c := range cases {
+		if got := testing.AllocsPerRun(100, c.f); got > c.max {
+			t.Errorf("%s: %v allocs/op, want <= %v", c.name, got, c.max)
 		}
 	}
 }
