@@ -58,6 +58,46 @@ func (s *Server) control(q *Request, all func(task)) {
 			return wire.AppendArrayHeader(b, 0)
 		}
 	}
+	// Pequod-Go extensions for tests and debugging: non-validating reads
+	// (joins.md §5 find and count), which the original offers only through
+	// its C++ API. {"count_stored": [first, last]} → integer;
+	// {"find_stored": key} → {"found": bool, "value": string}.
+	if rng, ok := obj["count_stored"].([]any); ok && len(rng) == 2 {
+		first, _ := rng[0].(string)
+		last, _ := rng[1].(string)
+		g := newGather(q, len(s.parts))
+		all(func(p *part) {
+			var n int64
+			p.eng.ScanStored(first, last, func(k, _ string) bool {
+				if p.srv.router.Owner(k) == p.id {
+					n++
+				}
+				return true
+			})
+			g.done(func() { g.count += n })
+		})
+		g.finishWith = func() {
+			q.reply(wire.StatusOK, func(b []byte) []byte { return wire.AppendInt(b, g.count) })
+		}
+		return
+	}
+	if key, ok := obj["find_stored"].(string); ok {
+		id := s.router.Owner(key)
+		all(func(p *part) {
+			if p.id != id {
+				return
+			}
+			v, found := p.eng.Find(key)
+			q.reply(wire.StatusOK, func(b []byte) []byte {
+				b = wire.AppendMapHeader(b, 2)
+				b = wire.AppendString(b, "found")
+				b = wire.AppendBool(b, found)
+				b = wire.AppendString(b, "value")
+				return wire.AppendString(b, v)
+			})
+		})
+		return
+	}
 	if set("quit") {
 		s.log.Info("control quit received")
 		if s.cfg.OnQuit != nil {

@@ -319,6 +319,8 @@ type gather struct {
 	errs    []string
 	perPart []engine.Stats
 	warning string
+	// finishWith, if set, replies instead of the command's usual merge.
+	finishWith func()
 }
 
 func newGather(q *Request, n int) *gather {
@@ -385,6 +387,10 @@ func (g *gather) stats(p *part) {
 }
 
 func (g *gather) finish() {
+	if g.finishWith != nil {
+		g.finishWith()
+		return
+	}
 	q := g.q
 	if len(g.errs) > 0 && q.Cmd != wire.CmdStats {
 		q.failText(g.errs[0])
