@@ -164,14 +164,18 @@ func (l locality) RangeInvalidated(table, lo, hi string) {
 type fetch struct {
 	r       engine.Range
 	left    int     // owners that have not sent their snapshot yet
-	exp     int64   // earliest expiry of the snapshots' data (µs)
+	exp     int64   // how long the snapshots' data stays fresh (µs), the least of them
 	waiters []*cont // continuations waiting for this range
 }
 
 // cont is a parked request: it runs again once all its ranges are here.
+// The copies fetched for it stay pinned (usable even if their data expires)
+// until the request completes; a retry that parks again hands its pins on.
 type cont struct {
-	left int
-	run  func()
+	left      int
+	run       func()
+	pinned    []engine.Range
+	handedOff bool
 }
 
 // parked parks retry if err says source ranges must be fetched first.
@@ -181,6 +185,9 @@ func (p *part) parked(err error, retry func()) bool {
 		return false
 	}
 	c := &cont{run: retry}
+	if prev := p.curCont; prev != nil {
+		c.pinned, prev.handedOff = prev.pinned, true
+	}
 	for _, r := range nre.Ranges {
 		f := p.fetches[r]
 		if f == nil {
@@ -219,7 +226,7 @@ func (p *part) startFetch(r engine.Range) *fetch {
 // serveSubscribe is the owner's side of subscribe: validate, register the
 // subscriber and snapshot the owned keys, atomically (§3.5, §3.7).
 func (p *part) serveSubscribe(r engine.Range, sub int) {
-	exp, err := p.eng.ValidateUntil(r.Lo, r.Hi)
+	exp, err := p.eng.ValidateFresh(r.Lo, r.Hi)
 	if err != nil {
 		if p.parked(err, func() { p.serveSubscribe(r, sub) }) {
 			return
@@ -292,9 +299,24 @@ func (p *part) fetched(f *fetch) {
 		p.srv.log.Warn("cover remote range", zap.Error(err))
 	}
 	for _, c := range f.waiters {
+		p.eng.PinRemote(f.r.Lo, f.r.Hi, 1)
+		c.pinned = append(c.pinned, f.r)
 		if c.left--; c.left == 0 {
-			run := c.run
-			p.run(func(*part) { run() })
+			p.resume(c)
+		}
+	}
+}
+
+// resume runs a parked request; unless it parked again, the copies pinned
+// for it are released.
+func (p *part) resume(c *cont) {
+	prev := p.curCont
+	p.curCont = c
+	p.run(func(*part) { c.run() })
+	p.curCont = prev
+	if !c.handedOff {
+		for _, r := range c.pinned {
+			p.eng.PinRemote(r.Lo, r.Hi, -1)
 		}
 	}
 }

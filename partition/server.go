@@ -63,6 +63,7 @@ type part struct {
 	peers peerQueue // messages from other partitions (peer.go)
 
 	cur     *ackGroup                      // acknowledgements the running work is collecting
+	curCont *cont                          // the parked request being resumed, if any
 	subs    map[string]*interval.Tree[int] // owner side: subscriptions by table
 	fetches map[engine.Range]*fetch        // subscriber side: fetches in flight
 }

@@ -38,6 +38,9 @@ func newHarness(t testing.TB, n int) *harness {
 	return h
 }
 
+// replyTimeout bounds the wait for one reply in tests.
+var replyTimeout = 10 * time.Second
+
 // call dispatches one request and decodes its reply; fn sees the reply
 // while its storage is valid.
 func (h *harness) call(q *Request, fn func(wire.Reply)) {
@@ -50,7 +53,7 @@ func (h *harness) call(q *Request, fn func(wire.Reply)) {
 	var b []byte
 	select {
 	case b = <-r:
-	case <-time.After(10 * time.Second):
+	case <-time.After(replyTimeout):
 		h.t.Fatalf("no reply to %v %q", q.Cmd, q.Key)
 	}
 	msgs, n, err := wire.NewDecoder().Decode(b)
@@ -267,11 +270,7 @@ func TestScenariosOnePartition(t *testing.T) {
 // knownCrossPartition lists scenarios that do not yet pass across
 // partitions, with the reason. Each is an open defect, not an accepted
 // difference.
-var knownCrossPartition = map[string]string{
-	"a4_push_over_pull.txt": "open defect: a push join over a pull join whose sink keys live in other " +
-		"partitions — every validation of the pull join recomputes it and invalidates the other " +
-		"partitions' copies, so copies churn (§10 A4 across partitions)",
-}
+var knownCrossPartition = map[string]string{}
 
 // TestScenariosFourPartitions replays every scenario with four partitions,
 // so joins read sources other partitions own (subscriptions, notifications,

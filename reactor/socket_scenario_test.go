@@ -127,7 +127,7 @@ func (s *socketTarget) Scan(first, last string) ([]difftest.KV, error) {
 
 // crossPartitionDefects are scenarios known to fail across partitions; see
 // partition's knownCrossPartition.
-var crossPartitionDefects = map[string]bool{"a4_push_over_pull.txt": true}
+var crossPartitionDefects = map[string]bool{}
 
 // TestScenariosOverSockets runs every joins.md §8 scenario file through the
 // Go client against a real server with 1 and with 4 partitions.

@@ -72,7 +72,10 @@ type Engine struct {
 	// nested validation of one of its sources was incomplete.
 	missEvents int
 	revalidate []Range // see TakeRevalidations
-	tables     map[string]*table
+	// quietRemote suppresses Locality.RangeInvalidated while an expired
+	// non-maintained instance is recomputed (see validateInstance).
+	quietRemote bool
+	tables      map[string]*table
 
 	start     time.Time
 	now       int64 // µs timestamp of the current top-level operation, strictly increasing
@@ -284,7 +287,7 @@ func (e *Engine) ScanStored(first, last string, fn func(key, value string) bool)
 // Validate makes every sink key in [first,last) current (§4.2). In a
 // partitioned engine it may return *NeedRemoteError.
 func (e *Engine) Validate(first, last string) error {
-	_, err := e.ValidateUntil(first, last)
+	_, err := e.ValidateFresh(first, last)
 	return err
 }
 

@@ -380,9 +380,14 @@ func (e *Engine) invalidateInstance(in *instance) {
 // invalidateDownstream invalidates, as a whole, every instance with a
 // registration on t overlapping [lo,hi) (§3.9).
 func (e *Engine) invalidateDownstream(t *table, lo, hi string) {
-	if e.loc != nil {
+	if e.loc != nil && !e.quietRemote {
 		e.loc.RangeInvalidated(t.name, lo, hi)
 	}
+	// Quiet covers this range only: instances invalidated in turn below
+	// change keys this engine owns, which its subscribers must hear about.
+	quiet := e.quietRemote
+	e.quietRemote = false
+	defer func() { e.quietRemote = quiet }()
 	if t.regs.Len() == 0 {
 		return
 	}

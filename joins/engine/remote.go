@@ -53,6 +53,7 @@ func (e *NeedRemoteError) Error() string {
 type remoteCopy struct {
 	expires  int64 // µs; math.MaxInt64 for maintained data
 	firstUse int64 // timestamp of the first operation that read it, 0 if none
+	pins     int   // requests waiting to use it (PinRemote): fresh while pinned
 }
 
 // covered reports whether the union of t's unexpired remote copies contains
@@ -65,7 +66,7 @@ func (e *Engine) covered(t *table, lo, hi string) (bool, int64) {
 		c := it.Value
 		// A copy is fresh until it expires, and in any case throughout the
 		// first operation that uses it (the request that waited for it).
-		if c.expires < e.now && c.firstUse != 0 && c.firstUse != e.now {
+		if c.expires < e.now && c.pins == 0 && c.firstUse != 0 && c.firstUse != e.now {
 			expired = append(expired, it)
 			return true
 		}
@@ -114,16 +115,41 @@ func (e *Engine) needRemote(in *instance, t *table, lo, hi string) bool {
 
 // CoverRemote records that the keys of [lo,hi) owned elsewhere are now held
 // here (the partition inserted their snapshots) and are kept current by
-// notifications until DropRemote. expires is when the copied data stops
-// being fresh (µs, as ValidateUntil reports; math.MaxInt64 for maintained
-// data).
-func (e *Engine) CoverRemote(lo, hi string, expires int64) error {
+// notifications until DropRemote. freshFor is how much longer the copied
+// data stays fresh, in µs, as the owner's ValidateFresh reported it
+// (math.MaxInt64 for maintained data). It is relative because each engine
+// keeps its own operation clock.
+func (e *Engine) CoverRemote(lo, hi string, freshFor int64) error {
 	name := joins.RangeTableName(lo, hi)
 	if name == "" {
 		return fmt.Errorf("cover [%q, %q): %w", lo, hi, ErrNoTable)
 	}
+	expires := int64(math.MaxInt64)
+	if freshFor < math.MaxInt64-e.now {
+		expires = e.now + freshFor
+	}
 	e.table(name, true).remote.Insert(lo, hi, &remoteCopy{expires: expires})
 	return nil
+}
+
+// PinRemote adds delta to the pins of the copies recorded for exactly
+// [lo,hi). A pinned copy stays usable after its data expires, so that a
+// request that waited for it can use it however long its other ranges took
+// to arrive; unpin when that request completes.
+func (e *Engine) PinRemote(lo, hi string, delta int) {
+	t := e.tables[joins.RangeTableName(lo, hi)]
+	if t == nil {
+		return
+	}
+	t.remote.Overlap(lo, hi, func(it *interval.Item[*remoteCopy]) bool {
+		if it.Lo == lo && it.Hi == hi {
+			it.Value.pins += delta
+			if it.Value.pins < 0 {
+				it.Value.pins = 0
+			}
+		}
+		return true
+	})
 }
 
 // DropRemote forgets the copies of keys owned elsewhere in [lo,hi) (their
@@ -145,7 +171,7 @@ func (e *Engine) DropRemote(lo, hi string) {
 		e.dropRemote(t, it)
 	}
 	e.purgeForeign(t, lo, hi)
-	e.invalidateDownstream(t, lo, hi)
+	e.invalidateLocalReaders(t, lo, hi)
 }
 
 // purgeForeign removes the copies of keys owned elsewhere in [lo,hi).
@@ -163,14 +189,24 @@ func (e *Engine) purgeForeign(t *table, lo, hi string) {
 func (e *Engine) dropRemote(t *table, it *interval.Item[*remoteCopy]) {
 	t.remote.Delete(it)
 	e.purgeForeign(t, it.Lo, it.Hi)
-	e.invalidateDownstream(t, it.Lo, it.Hi)
+	e.invalidateLocalReaders(t, it.Lo, it.Hi)
 }
 
-// ValidateUntil validates [first,last) like Validate and also reports when
-// its data stops being fresh: the earliest expiry (µs on the engine's clock)
-// of non-maintained joins it depends on, or math.MaxInt64. An owner answers
-// a subscription with it (§10 A4 across partitions).
-func (e *Engine) ValidateUntil(first, last string) (int64, error) {
+// invalidateLocalReaders invalidates this engine's readers of [lo,hi) only:
+// dropping copies of keys owned elsewhere changes nothing this engine's own
+// subscribers were sent.
+func (e *Engine) invalidateLocalReaders(t *table, lo, hi string) {
+	quiet := e.quietRemote
+	e.quietRemote = true
+	e.invalidateDownstream(t, lo, hi)
+	e.quietRemote = quiet
+}
+
+// ValidateFresh validates [first,last) like Validate and also reports how
+// long its data stays fresh: the time (µs) until the earliest expiry of
+// non-maintained joins it depends on, or math.MaxInt64. An owner answers a
+// subscription with it (§10 A4 across partitions).
+func (e *Engine) ValidateFresh(first, last string) (int64, error) {
 	name := joins.RangeTableName(first, last)
 	if name == "" {
 		return 0, fmt.Errorf("validate [%q, %q): %w", first, last, ErrNoTable)
@@ -178,11 +214,15 @@ func (e *Engine) ValidateUntil(first, last string) (int64, error) {
 	t0 := e.begin()
 	defer func() { e.timeVal += e.clock().Sub(t0); e.end() }()
 	exp, err := e.validate(e.table(name, true), first, last)
+	fresh := int64(math.MaxInt64)
+	if exp != math.MaxInt64 {
+		fresh = max(exp-e.now, 0)
+	}
 	if err != nil {
-		return exp, err
+		return fresh, err
 	}
 	if len(e.missing) > 0 {
-		return exp, &NeedRemoteError{Ranges: append([]Range(nil), e.missing...)}
+		return fresh, &NeedRemoteError{Ranges: append([]Range(nil), e.missing...)}
 	}
-	return exp, nil
+	return fresh, nil
 }
