@@ -203,6 +203,7 @@ func (p *part) parked(err error, retry func()) bool {
 func (p *part) startFetch(r engine.Range) *fetch {
 	f := &fetch{r: r, exp: math.MaxInt64}
 	p.fetches[r] = f
+	p.eng.BeginFetch(r.Lo, r.Hi)
 	owners := []int{p.srv.router.RangeOwner(r.Lo, r.Hi)}
 	if owners[0] < 0 {
 		owners = owners[:0]

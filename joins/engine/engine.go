@@ -110,6 +110,8 @@ type table struct {
 	// remote holds the ranges whose keys owned elsewhere are copied here
 	// and kept current by notifications (partitioned engines only).
 	remote interval.Tree[*remoteCopy]
+	// fetching holds ranges whose snapshots are on their way (BeginFetch).
+	fetching interval.Tree[struct{}]
 
 	cutChosen bool // the subtable split was decided (chooseCut)
 

@@ -128,7 +128,18 @@ func (e *Engine) CoverRemote(lo, hi string, freshFor int64) error {
 	if freshFor < math.MaxInt64-e.now {
 		expires = e.now + freshFor
 	}
-	e.table(name, true).remote.Insert(lo, hi, &remoteCopy{expires: expires})
+	t := e.table(name, true)
+	t.remote.Insert(lo, hi, &remoteCopy{expires: expires})
+	var done []*interval.Item[struct{}]
+	t.fetching.Overlap(lo, hi, func(it *interval.Item[struct{}]) bool {
+		if it.Lo == lo && it.Hi == hi {
+			done = append(done, it)
+		}
+		return true
+	})
+	for _, it := range done {
+		t.fetching.Delete(it)
+	}
 	return nil
 }
 
@@ -174,10 +185,25 @@ func (e *Engine) DropRemote(lo, hi string) {
 	e.invalidateLocalReaders(t, lo, hi)
 }
 
-// purgeForeign removes the copies of keys owned elsewhere in [lo,hi).
+// BeginFetch tells the engine that snapshots of [lo,hi) are on their way
+// (the partition subscribed to the owners). Until CoverRemote records the
+// range, keys arriving there are the new copy and are not purged when an
+// older, expired copy of an overlapping range is dropped.
+func (e *Engine) BeginFetch(lo, hi string) {
+	if name := joins.RangeTableName(lo, hi); name != "" {
+		e.table(name, true).fetching.Insert(lo, hi, struct{}{})
+	}
+}
+
+// purgeForeign removes the copies of keys owned elsewhere in [lo,hi),
+// except in ranges being fetched (BeginFetch).
 func (e *Engine) purgeForeign(t *table, lo, hi string) {
 	for s := t.store.Seek(lo); s.Valid() && s.Key() < hi; {
-		if !e.loc.Owns(s.Key()) && s.Value().owner == nil {
+		fetching := false
+		if t.fetching.Len() > 0 {
+			t.fetching.Stab(s.Key(), func(*interval.Item[struct{}]) bool { fetching = true; return false })
+		}
+		if !fetching && !e.loc.Owns(s.Key()) && s.Value().owner == nil {
 			s.Remove()
 			continue
 		}
