@@ -34,6 +34,8 @@ func run(ctx context.Context, args []string) int {
 		err = runJoin(args[1:], os.Stdout)
 	case "serve":
 		err = runServe(ctx, args[1:], os.Stdout, os.Stderr)
+	case "kv":
+		err = runKV(ctx, args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return 0
@@ -54,4 +56,5 @@ subcommands:
   timeline   embedded single-process timeline workload; JSON results on stdout (default)
   join       parse a join specification and print it as JSON
   serve      run the Pequod server: pequod serve -l=PORT [-partitions N] [-loops N] ...
+  kv         get/set load generator: pequod kv -backend pequod|redis [-addr H:P | -embedded] [-conns 50 -depth 32 ...]
 `
