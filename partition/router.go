@@ -23,6 +23,16 @@ type Router interface {
 // key if it has fewer), so a user's timeline, a poster's posts or an
 // article's votes each live in one partition and a scan of one of them is
 // answered by one partition.
+//
+// "twitternew", "twitternew-text", "twitter", "hackernews" and "unit" are
+// the named partition functions of the original (server.md §2.9,
+// partfunc.go) with the partitions as its servers: nservers = n and
+// nbacking = 0, so the backing and caching groups both spread over every
+// partition. Keys the original gives to nobody (owner −1: prefixes with no
+// group and the default owner) go to partition 0. "original-default" is the
+// original's "default", which was meant as text 1 over all servers but, by
+// a verified defect (the default group added after the empty prefix shadows
+// it), maps every key to server 0; it is reproduced as such.
 func NewRouter(name string, n int) (Router, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("partition function %q: need at least one partition, got %d", name, n)
@@ -30,8 +40,14 @@ func NewRouter(name string, n int) (Router, error) {
 	switch name {
 	case "", "default":
 		return groupHash{n: n}, nil
+	case "twitternew", "twitternew-text", "twitter", "hackernews", "unit", "original-default":
+		f, err := newPartFunc(name, 0, n)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
 	}
-	return nil, fmt.Errorf("unknown partition function %q (known: default)", name)
+	return nil, fmt.Errorf("unknown partition function %q (known: default, %s)", name, strings.Join(partFuncNames, ", "))
 }
 
 // groupHash is the default partition function.

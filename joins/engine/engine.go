@@ -300,16 +300,45 @@ func (e *Engine) ValidateKey(key string) error {
 
 // Get validates key and returns its value, or "" if it is absent (§5 get).
 func (e *Engine) Get(key string) (string, error) {
-	if err := e.ValidateKey(key); err != nil {
-		return "", err
+	name := joins.TableName(key)
+	if name == "" {
+		return "", fmt.Errorf("get %q: %w", key, ErrNoTable)
 	}
-	v, _ := e.Find(key)
-	return v, nil
+	t := e.tables[name]
+	if t == nil {
+		return "", nil
+	}
+	if len(t.joins) > 0 { // plain tables need no validation (§4.2 step 4)
+		if err := e.ValidateKey(key); err != nil {
+			return "", err
+		}
+	}
+	if en, ok := t.store.Get(key); ok {
+		return en.value, nil
+	}
+	return "", nil
+}
+
+// plain reports whether [first,last) lies in an existing table that no join
+// writes, so reading it needs no validation (§4.2 step 4).
+func (e *Engine) plain(first, last string) (*table, bool) {
+	name := joins.RangeTableName(first, last)
+	if name == "" {
+		return nil, false
+	}
+	t := e.tables[name]
+	return t, t != nil && len(t.joins) == 0
 }
 
 // Count validates [first,last) and counts the keys in [first,scanlast);
 // scanlast "" means last (§5 count).
 func (e *Engine) Count(first, last, scanlast string) (int, error) {
+	if t, ok := e.plain(first, last); ok {
+		if scanlast == "" {
+			scanlast = last
+		}
+		return t.store.Count(first, scanlast), nil
+	}
 	if err := e.Validate(first, last); err != nil {
 		return 0, err
 	}
@@ -326,6 +355,13 @@ func (e *Engine) Count(first, last, scanlast string) (int, error) {
 // Scan validates [first,last) and visits the keys of [first,scanlast) in
 // order; scanlast "" means last (§5 scan).
 func (e *Engine) Scan(first, last, scanlast string, fn func(key, value string) bool) error {
+	if t, ok := e.plain(first, last); ok {
+		if scanlast == "" {
+			scanlast = last
+		}
+		t.store.Range(first, scanlast, func(k string, en *entry) bool { return fn(k, en.value) })
+		return nil
+	}
 	if err := e.Validate(first, last); err != nil {
 		return err
 	}
