@@ -55,6 +55,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&kill, "kill", false, "same as -k")
 	bind := fs.String("bind", "0.0.0.0", "listen on this local `address`")
 	partitions := fs.Int("partitions", runtime.NumCPU(), "number of partitions")
+	partfunc := fs.String("partfunc", "default", "partition `function`: default (each table|first-field| group in one partition), twitternew, twitternew-text, twitter, hackernews, unit, original-default (spec/server.md §2.9)")
 	loops := fs.Int("loops", runtime.NumCPU(), "number of network event loops")
 	logLevel := fs.String("log-level", "info", "log `level` (debug, info, warn, error); logs go to stderr")
 	maxFrame := fs.Int("max-frame", wire.DefaultMaxFrameBytes, "largest accepted request in `bytes`; a larger one closes its connection")
@@ -100,9 +101,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	srv, err := partition.New(partition.Config{
-		Partitions: *partitions,
-		Logger:     log,
-		OnQuit:     cancel,
+		Partitions:  *partitions,
+		Partitioner: *partfunc,
+		Logger:      log,
+		OnQuit:      cancel,
 	})
 	if err != nil {
 		return err
