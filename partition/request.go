@@ -22,6 +22,14 @@ type Replier interface {
 	SendReply(b []byte)
 }
 
+// ReplyAppender is an optional Replier extension: AppendReply lets the
+// partition encode a reply straight into the connection's output buffer
+// (fn appends one complete reply), saving a buffer and a copy per reply. It
+// may be called from any goroutine.
+type ReplyAppender interface {
+	AppendReply(fn func(b []byte) []byte)
+}
+
 // Request is one accepted RPC. Its strings are owned copies, so it outlives
 // the read buffer it was decoded from.
 type Request struct {
@@ -43,28 +51,46 @@ type Request struct {
 	Control map[string]any
 	// Reply receives the encoded reply.
 	Reply Replier
+
+	seqBuf [10]byte // holds Seq when it is short (every integer encoding is)
 }
 
 // FromWire converts a request the wire layer accepted (wire.Accept) into an
 // owned Request. An error means the request must be failed with
 // wire.AppendFailReply and the error logged.
 func FromWire(r *wire.Request, reply Replier) (*Request, error) {
-	q := &Request{Cmd: r.Cmd, Seq: append([]byte(nil), r.SeqRaw...), Reply: reply}
+	q := new(Request)
+	return q, q.Fill(r, reply)
+}
+
+// Fill is FromWire into an existing Request, so that a reader can allocate
+// the requests of one read in one block.
+func (q *Request) Fill(r *wire.Request, reply Replier) error {
+	*q = Request{Cmd: r.Cmd, Reply: reply}
+	if len(r.SeqRaw) <= len(q.seqBuf) {
+		q.Seq = append(q.seqBuf[:0], r.SeqRaw...)
+	} else {
+		q.Seq = append([]byte(nil), r.SeqRaw...)
+	}
+	return q.fill(r)
+}
+
+func (q *Request) fill(r *wire.Request) error {
 	switch r.Cmd {
 	case wire.CmdStats, wire.CmdNoopGet:
-		return q, nil
+		return nil
 	case wire.CmdControl:
 		if m, ok := r.Arg(2).Interface().(map[string]any); ok {
 			q.Control = m
 		}
-		return q, nil
+		return nil
 	}
 	q.Key = string(r.Key())
 	switch r.Cmd {
 	case wire.CmdInsert, wire.CmdNotifyInsert:
 		v := r.Arg(3)
 		if !v.IsStr() {
-			return nil, fmt.Errorf("%v: value is not a string", r.Cmd)
+			return fmt.Errorf("%v: value is not a string", r.Cmd)
 		}
 		q.Arg3 = string(v.Bytes())
 	case wire.CmdCount, wire.CmdScan, wire.CmdSubscribe, wire.CmdUnsubscribe, wire.CmdInvalidate, wire.CmdAddJoin:
@@ -74,15 +100,15 @@ func FromWire(r *wire.Request, reply Replier) (*Request, error) {
 		case a4.IsStr():
 			q.Arg4, q.HasArg4 = string(a4.Bytes()), true
 		case r.Cmd == wire.CmdAddJoin:
-			return nil, fmt.Errorf("add_join: join specification is not a string")
+			return fmt.Errorf("add_join: join specification is not a string")
 		}
 		if r.Cmd == wire.CmdSubscribe || r.Cmd == wire.CmdUnsubscribe {
 			sub, ok := r.Subscriber()
 			if !ok {
-				return nil, fmt.Errorf("%v: element 4 needs an integer \"subscriber\"", r.Cmd)
+				return fmt.Errorf("%v: element 4 needs an integer \"subscriber\"", r.Cmd)
 			}
 			q.Subscriber = sub
 		}
 	}
-	return q, nil
+	return nil
 }

@@ -295,6 +295,10 @@ func appendStrings(b []byte, ss []string) []byte {
 
 // reply encodes and sends [-cmd, seq, status, payload].
 func (q *Request) reply(status int, payload func([]byte) []byte) {
+	if ra, ok := q.Reply.(ReplyAppender); ok {
+		ra.AppendReply(func(b []byte) []byte { return wire.AppendReply(b, q.Cmd, q.Seq, status, payload) })
+		return
+	}
 	q.Reply.SendReply(wire.AppendReply(nil, q.Cmd, q.Seq, status, payload))
 }
 

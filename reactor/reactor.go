@@ -93,6 +93,8 @@ type Dispatcher interface {
 
 var _ Dispatcher = (*partition.Server)(nil)
 
+var _ partition.ReplyAppender = (*conn)(nil)
+
 // Config configures a reactor.
 type Config struct {
 	// Addr is the TCP address to listen on, "host:port" (":8000",
@@ -347,12 +349,18 @@ func (c *conn) traffic() gnet.Action {
 	msgs, consumed, err := c.dec.Decode(buf)
 
 	action := gnet.None
+	var slab []partition.Request // this read's requests, one allocation
 	for _, m := range msgs {
 		r, verdict := wire.ParseRequest(m)
 		switch verdict {
 		case wire.Accept:
-			q, ferr := partition.FromWire(&r, c)
-			if ferr != nil {
+			if slab == nil {
+				slab = make([]partition.Request, 0, len(msgs))
+			}
+			slab = slab[:len(slab)+1]
+			q := &slab[len(slab)-1]
+			if ferr := q.Fill(&r, c); ferr != nil {
+				slab = slab[:len(slab)-1]
 				c.local = wire.AppendFailReply(c.local, &r)
 				if !c.loggedParse {
 					c.loggedParse = true
@@ -409,12 +417,18 @@ func (c *conn) traffic() gnet.Action {
 // goroutine; it takes ownership of b only for the duration of the call (the
 // bytes are copied into the pending buffer).
 func (c *conn) SendReply(b []byte) {
+	c.AppendReply(func(out []byte) []byte { return append(out, b...) })
+}
+
+// AppendReply encodes a reply straight into the pending buffer
+// (partition.ReplyAppender): no buffer or copy per reply.
+func (c *conn) AppendReply(fn func(b []byte) []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return
 	}
-	c.out = append(c.out, b...)
+	c.out = fn(c.out)
 	if c.scheduled {
 		return
 	}
