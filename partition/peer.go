@@ -180,6 +180,9 @@ type cont struct {
 
 // parked parks retry if err says source ranges must be fetched first.
 func (p *part) parked(err error, retry func()) bool {
+	if err == nil {
+		return false
+	}
 	var nre *engine.NeedRemoteError
 	if !errors.As(err, &nre) {
 		return false

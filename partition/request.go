@@ -22,12 +22,18 @@ type Replier interface {
 	SendReply(b []byte)
 }
 
+// ReplyEncoder appends one complete encoded reply to b.
+type ReplyEncoder interface {
+	AppendTo(b []byte) []byte
+}
+
 // ReplyAppender is an optional Replier extension: AppendReply lets the
-// partition encode a reply straight into the connection's output buffer
-// (fn appends one complete reply), saving a buffer and a copy per reply. It
-// may be called from any goroutine.
+// partition encode a reply straight into the connection's output buffer,
+// saving a buffer and a copy per reply. It may be called from any
+// goroutine. The common replies are encoded by the Request itself, so
+// sending them allocates nothing.
 type ReplyAppender interface {
-	AppendReply(fn func(b []byte) []byte)
+	AppendReply(e ReplyEncoder)
 }
 
 // Request is one accepted RPC. Its strings are owned copies, so it outlives
@@ -53,6 +59,44 @@ type Request struct {
 	Reply Replier
 
 	seqBuf [10]byte // holds Seq when it is short (every integer encoding is)
+
+	// The reply being sent (see AppendTo).
+	resStatus int
+	resKind   uint8 // resNil, resStr, resInt or resFn
+	resStr    string
+	resInt    int64
+	resFn     func([]byte) []byte
+}
+
+const (
+	resNil uint8 = iota
+	resStr
+	resInt
+	resFn
+)
+
+// AppendTo encodes the request's reply [-cmd, seq, status, payload]
+// (ReplyEncoder).
+func (q *Request) AppendTo(b []byte) []byte {
+	b = wire.AppendReplyHeader(b, q.Cmd, q.Seq, q.resStatus)
+	switch q.resKind {
+	case resStr:
+		return wire.AppendString(b, q.resStr)
+	case resInt:
+		return wire.AppendInt(b, q.resInt)
+	case resFn:
+		return q.resFn(b)
+	}
+	return wire.AppendNil(b)
+}
+
+// send delivers the reply set in the res fields.
+func (q *Request) send() {
+	if ra, ok := q.Reply.(ReplyAppender); ok {
+		ra.AppendReply(q)
+		return
+	}
+	q.Reply.SendReply(q.AppendTo(nil))
 }
 
 // FromWire converts a request the wire layer accepted (wire.Accept) into an

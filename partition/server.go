@@ -54,12 +54,20 @@ type Server struct {
 // task is work a partition runs on its own goroutine.
 type task func(p *part)
 
+// item is one entry of a mailbox batch: a request the partition answers
+// alone (q), or a task. Carrying the request itself spares a closure per
+// request on the hot path.
+type item struct {
+	q *Request
+	t task
+}
+
 // part is one partition: the only goroutine that touches its engine.
 type part struct {
 	id    int
 	srv   *Server
 	eng   *engine.Engine
-	inbox chan []task
+	inbox chan []item
 	peers peerQueue // messages from other partitions (peer.go)
 
 	cur     *ackGroup                      // acknowledgements the running work is collecting
@@ -82,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 		s.log = zap.NewNop()
 	}
 	for i := 0; i < cfg.Partitions; i++ {
-		p := &part{id: i, srv: s, inbox: make(chan []task, MailboxDepth),
+		p := &part{id: i, srv: s, inbox: make(chan []item, MailboxDepth),
 			subs: map[string]*interval.Tree[int]{}, fetches: map[engine.Range]*fetch{}}
 		p.peers.sig = make(chan struct{}, 1)
 		opts := engine.Options{Clock: cfg.Clock}
@@ -122,8 +130,12 @@ func (p *part) loop() {
 			if !ok {
 				return
 			}
-			for _, t := range batch {
-				p.run(t)
+			for _, it := range batch {
+				if it.t != nil {
+					p.run(it.t)
+				} else {
+					p.runSingle(it.q)
+				}
 			}
 		case <-p.peers.sig:
 		}
@@ -131,6 +143,16 @@ func (p *part) loop() {
 			p.run(t)
 		}
 	}
+}
+
+// runSingle answers a single-partition request, like run.
+func (p *part) runSingle(q *Request) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.srv.log.Error("request panicked", zap.Int("partition", p.id), zap.Any("panic", r), zap.Stack("stack"))
+		}
+	}()
+	p.single(q)
 }
 
 // run executes one task, turning a panic into a logged error so that one bad
@@ -157,7 +179,7 @@ func (s *Server) Dispatch(reqs []*Request) {
 		}
 		return
 	}
-	batches := make([][]task, len(s.parts))
+	batches := make([][]item, len(s.parts))
 	for _, q := range reqs {
 		s.route(q, batches)
 	}
@@ -173,13 +195,14 @@ func (s *Server) send(id int, t task) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if !s.closed {
-		s.parts[id].inbox <- []task{t}
+		s.parts[id].inbox <- []item{{t: t}}
 	}
 }
 
 // route adds the tasks for one request to the per-partition batches.
-func (s *Server) route(q *Request, batches [][]task) {
-	one := func(id int, t task) { batches[id] = append(batches[id], t) }
+func (s *Server) route(q *Request, batches [][]item) {
+	one := func(id int, t task) { batches[id] = append(batches[id], item{t: t}) }
+	single := func(id int) { batches[id] = append(batches[id], item{q: q}) }
 	all := func(t task) {
 		for i := range batches {
 			one(i, t)
@@ -189,14 +212,14 @@ func (s *Server) route(q *Request, batches [][]task) {
 	case wire.CmdNoopGet:
 		q.reply(wire.StatusOK, func(b []byte) []byte { return wire.AppendStr(b, wire.NoopGetValue) })
 	case wire.CmdGet, wire.CmdInsert, wire.CmdErase, wire.CmdNotifyInsert, wire.CmdNotifyErase:
-		one(s.router.Owner(q.Key), func(p *part) { p.single(q) })
+		single(s.router.Owner(q.Key))
 	case wire.CmdCount, wire.CmdScan:
 		last := q.Arg3
 		if q.HasArg4 && q.Arg4 > last {
 			last = q.Arg4
 		}
 		if id := s.router.RangeOwner(q.Key, last); id >= 0 {
-			one(id, func(p *part) { p.single(q) })
+			single(id)
 			return
 		}
 		g := newGather(q, len(s.parts))
@@ -242,7 +265,7 @@ func (p *part) single(q *Request) {
 			q.failText(err.Error())
 			return
 		}
-		q.reply(wire.StatusOK, func(b []byte) []byte { return wire.AppendString(b, v) })
+		q.replyString(v)
 	case wire.CmdInsert, wire.CmdNotifyInsert, wire.CmdErase, wire.CmdNotifyErase:
 		var err error
 		p.withAcks(func() {
@@ -267,7 +290,7 @@ func (p *part) single(q *Request) {
 			q.failText(err.Error())
 			return
 		}
-		q.reply(wire.StatusOK, func(b []byte) []byte { return wire.AppendInt(b, int64(n)) })
+		q.replyInt(int64(n))
 	case wire.CmdScan:
 		var kvs []string
 		err := e.Scan(q.Key, q.Arg3, q.Arg4, func(k, v string) bool {
@@ -295,22 +318,31 @@ func appendStrings(b []byte, ss []string) []byte {
 
 // reply encodes and sends [-cmd, seq, status, payload].
 func (q *Request) reply(status int, payload func([]byte) []byte) {
-	if ra, ok := q.Reply.(ReplyAppender); ok {
-		ra.AppendReply(func(b []byte) []byte { return wire.AppendReply(b, q.Cmd, q.Seq, status, payload) })
-		return
-	}
-	q.Reply.SendReply(wire.AppendReply(nil, q.Cmd, q.Seq, status, payload))
+	q.resStatus, q.resKind, q.resFn = status, resFn, payload
+	q.send()
 }
 
-func (q *Request) ok() { q.reply(wire.StatusOK, wire.AppendNil) }
+func (q *Request) ok() { q.resStatus, q.resKind = wire.StatusOK, resNil; q.send() }
+
+// replyString and replyInt send the common payloads without allocating.
+func (q *Request) replyString(v string) {
+	q.resStatus, q.resKind, q.resStr = wire.StatusOK, resStr, v
+	q.send()
+}
+
+func (q *Request) replyInt(n int64) {
+	q.resStatus, q.resKind, q.resInt = wire.StatusOK, resInt, n
+	q.send()
+}
 
 // fail sends a failure with a null payload (§1.5).
-func (q *Request) fail(string) { q.reply(-1, wire.AppendNil) }
+func (q *Request) fail(string) { q.resStatus, q.resKind = -1, resNil; q.send() }
 
 // failText sends a failure whose payload is the error text (as add_join's
 // parse errors are, §1.6).
 func (q *Request) failText(msg string) {
-	q.reply(-1, func(b []byte) []byte { return wire.AppendString(b, msg) })
+	q.resStatus, q.resKind, q.resStr = -1, resStr, msg
+	q.send()
 }
 
 // gather collects one request's answers from every partition and replies

@@ -416,19 +416,22 @@ func (c *conn) traffic() gnet.Action {
 // SendReply implements partition.Replier. It may be called from any
 // goroutine; it takes ownership of b only for the duration of the call (the
 // bytes are copied into the pending buffer).
-func (c *conn) SendReply(b []byte) {
-	c.AppendReply(func(out []byte) []byte { return append(out, b...) })
-}
+func (c *conn) SendReply(b []byte) { c.AppendReply(rawReply(b)) }
+
+// rawReply is an already encoded reply.
+type rawReply []byte
+
+func (r rawReply) AppendTo(b []byte) []byte { return append(b, r...) }
 
 // AppendReply encodes a reply straight into the pending buffer
 // (partition.ReplyAppender): no buffer or copy per reply.
-func (c *conn) AppendReply(fn func(b []byte) []byte) {
+func (c *conn) AppendReply(e partition.ReplyEncoder) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return
 	}
-	c.out = fn(c.out)
+	c.out = e.AppendTo(c.out)
 	if c.scheduled {
 		return
 	}
