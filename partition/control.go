@@ -38,15 +38,20 @@ func (s *Server) control(q *Request, all func(task)) {
 	case set("is_ready"):
 		payload = func(b []byte) []byte { return wire.AppendBool(b, true) }
 	case set("get_log"):
+		data := s.log5.json()
 		payload = func(b []byte) []byte {
 			b = wire.AppendMapHeader(b, 3)
 			b = wire.AppendString(b, "backend")
 			b = wire.AppendBool(b, false)
 			b = wire.AppendString(b, "data")
-			b = wire.AppendMapHeader(b, 0)
+			b, _ = appendJSON(b, data)
 			b = wire.AppendString(b, "internal")
 			return wire.AppendNil(b)
 		}
+	case set("write_log"):
+		fmt.Fprintf(os.Stderr, "%s\n", s.log5.json())
+	case set("clear_log"):
+		s.log5.clear()
 	case set("tamer_blocking"):
 		payload = func(b []byte) []byte { return wire.AppendArrayHeader(b, 0) }
 	case set("client_status"):

@@ -49,6 +49,8 @@ type Server struct {
 	mu     sync.RWMutex
 	closed bool
 	start  time.Time
+	rpcs   rpcCounters
+	log5   *serverLog // the §5.2 periodic log
 }
 
 // task is work a partition runs on its own goroutine.
@@ -102,6 +104,8 @@ func New(cfg Config) (*Server, error) {
 		s.wg.Add(1)
 		go p.loop()
 	}
+	s.log5 = newServerLog()
+	go s.log5.run(s)
 	return s, nil
 }
 
@@ -112,6 +116,8 @@ func (s *Server) Partitions() int { return len(s.parts) }
 // dispatched after Close are failed.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		close(s.log5.stop)
+		<-s.log5.done
 		s.mu.Lock()
 		s.closed = true
 		for _, p := range s.parts {
@@ -181,6 +187,7 @@ func (s *Server) Dispatch(reqs []*Request) {
 	}
 	batches := make([][]item, len(s.parts))
 	for _, q := range reqs {
+		s.rpcs.note(q.Cmd)
 		s.route(q, batches)
 	}
 	for i, b := range batches {

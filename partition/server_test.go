@@ -310,3 +310,32 @@ func TestDispatchDuringClose(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// TestServerLog checks control get_log (server.md §5.2): the series exist,
+// a sample counts the RPCs of its interval, and clear_log empties the log.
+func TestServerLog(t *testing.T) {
+	h := newHarness(t, 2)
+	for i := 0; i < 5; i++ {
+		h.Insert(fmt.Sprintf("a|%d", i), "v")
+	}
+	h.s.log5.sample(h.s, time.Now())
+	var data wire.Value
+	h.call(&Request{Cmd: wire.CmdControl, Control: map[string]any{"get_log": true}}, func(r wire.Reply) {
+		data = field(r.Payload, "data").Clone()
+	})
+	for _, name := range logSeries {
+		if _, ok := data.Get(name); !ok {
+			t.Fatalf("series %s missing", name)
+		}
+	}
+	// Whole numbers come back as msgpack integers.
+	if ins := field(data, "ninsert"); ins.Len() != 1 || num(ins.Index(0).Index(1)) != 5 {
+		t.Fatalf("ninsert samples = %v, want one sample of 5", ins)
+	}
+	h.call(&Request{Cmd: wire.CmdControl, Control: map[string]any{"clear_log": true}}, func(wire.Reply) {})
+	h.call(&Request{Cmd: wire.CmdControl, Control: map[string]any{"get_log": true}}, func(r wire.Reply) {
+		if n := field(field(r.Payload, "data"), "ninsert").Len(); n != 0 {
+			t.Fatalf("after clear_log %d samples", n)
+		}
+	})
+}
