@@ -7,9 +7,11 @@
 // and the empty key are all ordinary keys.
 //
 // The store is built on github.com/huandu/skiplist with a comparator of its
-// own: a key's score (huandu's float64 ordering hint) is its first 53 bits
-// read big-endian, which a float64 holds exactly, so the score never
-// disagrees with bytewise order.
+// own: a key's score (huandu's float64 ordering hint) encodes 62 bits of the
+// key read big-endian as an order-preserving float64, so the score never
+// disagrees with bytewise order and most comparisons never look at the key
+// bytes. In a store split into subtables the score is taken from the bytes
+// after the shared prefix, where the keys of one subtable differ.
 //
 // A Store is not safe for concurrent mutation. Any number of goroutines may
 // read it at once (Get, Seek, First, Count, Range and iteration) as long as
@@ -17,8 +19,12 @@
 package skiplist
 
 import (
+	"math"
+	"math/bits"
 	"math/rand"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	hs "github.com/huandu/skiplist"
 )
@@ -32,12 +38,13 @@ type node[V any] struct {
 	val V
 }
 
-// byteOrder is the huandu Comparable for Store keys. The stored key of every
-// element is a *node[V]; a probe key is either a *node[V] (Put) or a string
-// (lookups).
-type byteOrder[V any] struct{}
+// keyOrder is the huandu Comparable of a store's key lists. Stored keys are
+// *node[V]. Every key of one list shares its first off bytes (the subtable
+// prefix; a key shorter than that is alone in its list), so the score is
+// computed from the bytes after them.
+type keyOrder[V any] struct{ off int }
 
-// keyOf returns the byte string held by a probe or stored key.
+// keyOf returns the byte string held by a stored key (or a string probe).
 func keyOf[V any](k any) string {
 	if n, ok := k.(*node[V]); ok {
 		return n.key
@@ -46,31 +53,38 @@ func keyOf[V any](k any) string {
 }
 
 // Compare orders keys bytewise, as Go's string comparison does.
-func (byteOrder[V]) Compare(lhs, rhs any) int {
+func (*keyOrder[V]) Compare(lhs, rhs any) int {
 	return strings.Compare(keyOf[V](lhs), keyOf[V](rhs))
 }
 
-// CalcScore returns score(key); see score.
-func (byteOrder[V]) CalcScore(key any) float64 {
-	return score(keyOf[V](key))
+// CalcScore returns the key's score within its list; see keyScore.
+func (o *keyOrder[V]) CalcScore(key any) float64 { return o.keyScore(keyOf[V](key)) }
+
+// keyScore is score of the key without the list's shared prefix. Dropping a
+// common prefix preserves the order of the keys that share it.
+func (o *keyOrder[V]) keyScore(k string) float64 {
+	return score(k[min(o.off, len(k)):])
 }
 
 // score maps a key to the float64 huandu compares before calling Compare.
-// It is the first 53 bits of the key read big-endian, zero-padded: the first
-// six bytes and the high five bits of the seventh. A truncated zero-padded
-// prefix never decreases as keys grow bytewise, and 53 bits fit a float64
-// mantissa exactly, so k1 < k2 implies score(k1) <= score(k2) and equal keys
-// score equally, which is all huandu requires.
+// It takes the first 8 bytes of the key read big-endian, zero-padded, drops
+// the low 2 bits and adds 2^52. A truncated zero-padded prefix never
+// decreases as keys grow bytewise, and the result x lies in [2^52, 2^62+2^52),
+// where reading x's bits as a float64 gives positive normal finite numbers
+// whose order is the order of x. So k1 < k2 implies score(k1) <= score(k2),
+// equal keys score equally, and keys that differ within their first 62 bits
+// score differently, so huandu rarely needs to call Compare.
 func score(k string) float64 {
 	var x uint64
-	n := len(k)
-	if n > 7 {
-		n = 7
+	if len(k) >= 8 {
+		x = uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 |
+			uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | uint64(k[7])
+	} else {
+		for i := 0; i < len(k); i++ {
+			x |= uint64(k[i]) << (56 - 8*uint(i))
+		}
 	}
-	for i := 0; i < n; i++ {
-		x |= uint64(k[i]) << (56 - 8*uint(i))
-	}
-	return float64(x >> 11)
+	return math.Float64frombits(x>>2 + 1<<52)
 }
 
 // Store is an ordered map from byte-string keys to values of type V.
@@ -84,25 +98,58 @@ func score(k string) float64 {
 // than cut is a group by itself. Every key of a group sorts after every key
 // of a smaller prefix, so walking the groups in prefix order and each group
 // in key order is exactly bytewise order. Inserting into a small group is
-// far cheaper than into one huge list. A hash index serves point lookups.
+// far cheaper than into one huge list.
+//
+// Point operations find the group through a hash map of prefixes, then
+// answer a key past the group's last one (the usual new key) in O(1) and
+// otherwise search the list. A group whose list searches keep finding
+// present keys gets a hash index of its own (see probe), so random lookups
+// of present keys cost a hash probe, while groups that only see appends (and
+// lookups of new keys) pay no index upkeep.
 type Store[V any] struct {
 	cut   int
-	subs  map[string]*sub        // prefix -> group
-	order *hs.SkipList           // groups by prefix (keys are *sub)
-	index map[string]*hs.Element // point lookups without walking any list
+	ord   *keyOrder[V]    // comparator of the group lists
+	tmpl  *hs.SkipList    // empty list new groups copy (nil until needed)
+	subs  map[string]*sub // prefix -> group
+	order *hs.SkipList    // groups by prefix (keys are *sub)
+	last  *sub            // the group the last Put or Delete touched
+	free  []*sub          // emptied groups kept for reuse
 	size  func(V) int
 	bytes int
 	n     int
-	spare *node[V] // unused node kept from a Put that overwrote a key
 }
 
 // sub is one group of keys sharing a cut-byte prefix.
 type sub struct {
+	list   hs.SkipList // the group's keys; its elements point at it
 	prefix string
-	list   *hs.SkipList
+	oe     *hs.Element // the group's element in Store.order
+	grow   int         // list length at which to raise its max level
+
+	// index maps key -> element once indexed is set. A reader may build it:
+	// it sets index and then indexed, so readers that see indexed (an
+	// atomic load) see the whole map; only mutations change it after.
+	index    map[string]*hs.Element
+	indexed  atomic.Bool
+	probes   atomic.Int32 // list searches that found their key, so far
+	building atomic.Bool  // one searcher won the right to build index
 }
 
-// subOrder orders groups by prefix; probes are strings.
+const (
+	// probeMinLen and probeMin: a group of at least probeMinLen keys gets
+	// a hash index once searches of its list have found a key
+	// max(probeMin, len/32) times. Smaller lists are searched in a few
+	// steps; appends and lookups past the end never search.
+	probeMinLen = 16
+	probeMin    = 8
+	// minLevel is the max level of a new group's list; it is raised as the
+	// list grows (see raiseLevel), so small lists keep short towers.
+	minLevel = 5
+	// maxFree bounds the emptied groups kept for reuse.
+	maxFree = 64
+)
+
+// subOrder orders groups by prefix.
 type subOrder struct{}
 
 func subKey(k any) string {
@@ -115,12 +162,29 @@ func subKey(k any) string {
 func (subOrder) Compare(lhs, rhs any) int  { return strings.Compare(subKey(lhs), subKey(rhs)) }
 func (subOrder) CalcScore(key any) float64 { return score(subKey(key)) }
 
+// orderTmpl is an empty group-order list to copy: hs.New seeds a 5 KB
+// math/rand source, which costs microseconds.
+var orderTmpl = sync.OnceValue(func() *hs.SkipList { return hs.New(subOrder{}) })
+
+// newList returns an empty list copied from the empty list t, with its own
+// head and the given source of level choices.
+func newList(t *hs.SkipList, r rand.Source) *hs.SkipList {
+	l := new(hs.SkipList)
+	*l = *t
+	l.Init() // a fresh head; the copy shared t's
+	l.SetRandSource(r)
+	return l
+}
+
 // New returns an empty store. size reports the bytes a value holds for memory
 // accounting (nil: values count 0).
 func New[V any](size func(V) int) *Store[V] {
-	o := hs.New(subOrder{})
-	o.SetRandSource(&splitMix{state: 0x5eed})
-	return &Store[V]{subs: map[string]*sub{}, order: o, index: map[string]*hs.Element{}, size: size}
+	return &Store[V]{
+		ord:   &keyOrder[V]{},
+		subs:  map[string]*sub{},
+		order: newList(orderTmpl(), &splitMix{state: 0x5eed}),
+		size:  size,
+	}
 }
 
 // SetCut splits the store into subtables by the first cut bytes of each key
@@ -143,6 +207,7 @@ func (s *Store[V]) SetCut(cut int) {
 	size := s.size
 	*s = *New[V](size)
 	s.cut = cut
+	s.ord.off = cut
 	for _, x := range all {
 		s.Put(x.k, x.v)
 	}
@@ -175,9 +240,130 @@ func (s *Store[V]) Len() int { return s.n }
 // incrementally, so it costs O(1).
 func (s *Store[V]) Bytes() int { return s.bytes }
 
+// group returns the group of prefix p, or nil. Consecutive operations mostly
+// stay in one group, so the last one touched is checked before hashing.
+func (s *Store[V]) group(p string) *sub {
+	if g := s.last; g != nil && g.prefix == p {
+		return g
+	}
+	return s.subs[p]
+}
+
+// less reports whether element e's key sorts before key, whose score is sc.
+func less[V any](e *hs.Element, key string, sc float64) bool {
+	if es := e.Score(); es != sc {
+		return es < sc
+	}
+	return e.Key().(*node[V]).key < key
+}
+
+// seekList returns the first element of l whose key is >= key (score sc), or
+// nil. It walks huandu's element links itself, so it boxes nothing (the key
+// does not escape) and compares scores inline. Keys past the last one (new
+// keys appended) and before the first are answered in O(1); otherwise it is
+// a finger search from the front: along each element's top level while that
+// stays before key, then down. (huandu's Find starts at the list head, but
+// boxing the key for it allocates and makes the key escape. The climb from
+// the front adds steps, but through the same tall elements every time,
+// which stay cached: 1M random inserts measured no slower than with Find.)
+func seekList[V any](l *hs.SkipList, key string, sc float64) *hs.Element {
+	b := l.Back()
+	if b == nil || less[V](b, key, sc) {
+		return nil // past the end: the common case of a new key
+	}
+	e := l.Front()
+	if !less[V](e, key, sc) {
+		return e
+	}
+	// front < key <= back: the answer exists and follows e.
+	for {
+		nx := e.NextLevel(e.Level() - 1)
+		if nx == nil || !less[V](nx, key, sc) {
+			break
+		}
+		e = nx
+	}
+	for i := e.Level() - 2; i >= 0; i-- {
+		for {
+			nx := e.NextLevel(i)
+			if nx == nil || !less[V](nx, key, sc) {
+				break
+			}
+			e = nx
+		}
+	}
+	return e.Next()
+}
+
+// find returns the element holding key in group g, or nil. The group's
+// index answers if it has one (an insert then updates the same map slots,
+// so asking first costs it little). Otherwise a key past the group's last
+// one (the usual new key) costs one comparison, and other keys a search of
+// its list. Concurrent readers may call find.
+func (s *Store[V]) find(g *sub, key string) *hs.Element {
+	if g.indexed.Load() {
+		return g.index[key]
+	}
+	b := g.list.Back()
+	if b == nil {
+		return nil
+	}
+	sc := s.ord.keyScore(key)
+	if less[V](b, key, sc) {
+		return nil
+	}
+	if b.Score() == sc && b.Key().(*node[V]).key == key {
+		return b
+	}
+	e := seekList[V](&g.list, key, sc)
+	if e == nil || e.Score() != sc || e.Key().(*node[V]).key != key {
+		// Misses do not count towards an index: a miss inside the list is
+		// mostly followed by an insert, whose Set walks the list anyway
+		// (and finds it cache-warm after this search).
+		return nil
+	}
+	if e != g.list.Front() {
+		s.probe(g)
+	}
+	return e
+}
+
+// probe counts a search of g's list that found its key, and builds g's
+// index when such searches get frequent: a cold search of a list of n keys
+// costs about log2(n) cache misses, a hash probe a few. Readers may build
+// (one at a time, while others keep searching the list); the finished map
+// is published by an atomic store.
+func (s *Store[V]) probe(g *sub) {
+	n := g.list.Len()
+	if n < probeMinLen || g.probes.Add(1) < int32(max(probeMin, n/32)) ||
+		!g.building.CompareAndSwap(false, true) {
+		return
+	}
+	m := make(map[string]*hs.Element, n)
+	for x := g.list.Front(); x != nil; x = x.Next() {
+		m[x.Key().(*node[V]).key] = x
+	}
+	g.index = m
+	g.indexed.Store(true)
+}
+
+// elem returns the group of key (nil if none) and the element holding key
+// (nil if none). The index check is repeated here so that lookups in an
+// indexed group take no further call.
+func (s *Store[V]) elem(key string) (*sub, *hs.Element) {
+	g := s.group(s.prefix(key))
+	if g == nil {
+		return nil, nil
+	}
+	if g.indexed.Load() {
+		return g, g.index[key]
+	}
+	return g, s.find(g, key)
+}
+
 // Get returns the value stored under key and whether the key is present.
 func (s *Store[V]) Get(key string) (V, bool) {
-	e := s.index[key]
+	_, e := s.elem(key)
 	if e == nil {
 		var zero V
 		return zero, false
@@ -188,75 +374,158 @@ func (s *Store[V]) Get(key string) (V, bool) {
 // Put stores v under key. If the key was already present its value is
 // replaced in place and the previous value is returned with replaced set.
 func (s *Store[V]) Put(key string, v V) (old V, replaced bool) {
-	if e := s.index[key]; e != nil {
+	p := s.prefix(key)
+	g := s.group(p)
+	if g == nil {
+		g = s.newGroup(p)
+	} else if e := s.find(g, key); e != nil {
 		cur := e.Key().(*node[V])
 		old, cur.val = cur.val, v
 		s.bytes += s.sizeOf(v) - s.sizeOf(old)
 		return old, true
 	}
-	p := s.prefix(key)
-	g := s.subs[p]
-	if g == nil {
-		l := hs.New(byteOrder[V]{})
-		l.SetRandSource(&splitMix{state: 0x5eed ^ uint64(len(s.subs))})
-		g = &sub{prefix: p, list: l}
-		s.subs[p] = g
-		s.order.Set(g, nil)
+	s.last = g
+	e := g.list.Set(&node[V]{key: key, val: v}, nil)
+	if g.indexed.Load() {
+		g.index[key] = e
 	}
-	n := s.spare
-	if n == nil {
-		n = new(node[V])
-	} else {
-		s.spare = nil
+	if g.list.Len() >= g.grow {
+		raiseLevel(g)
 	}
-	n.key, n.val = key, v
-	e := g.list.Set(n, nil)
-	s.index[key] = e
 	s.n++
 	s.bytes += len(key) + s.sizeOf(v)
 	return old, false
 }
 
+// raiseLevel lets g's towers grow with its list: the max level stays about
+// log2(len)+2, enough for O(log n) searches, while small lists keep their
+// searches from starting at 48 mostly empty levels.
+func raiseLevel(g *sub) {
+	n := g.list.Len()
+	lvl := max(minLevel, bits.Len(uint(n))+2)
+	if lvl > g.list.MaxLevel() {
+		g.list.SetMaxLevel(lvl)
+	}
+	g.grow = 1 << (g.list.MaxLevel() - 1)
+}
+
+// newGroup creates the group of prefix p (reusing an emptied one if any).
+func (s *Store[V]) newGroup(p string) *sub {
+	var g *sub
+	if k := len(s.free); k > 0 {
+		g, s.free = s.free[k-1], s.free[:k-1]
+	} else {
+		if s.tmpl == nil {
+			// Groups copy this list rather than calling hs.New, which seeds
+			// a 5 KB math/rand source each time; one comparator and one
+			// level source serve all groups.
+			t := hs.New(s.ord)
+			t.SetRandSource(&splitMix{state: 0x5eed ^ uint64(s.cut)})
+			t.SetMaxLevel(minLevel)
+			s.tmpl = t
+		}
+		g = &sub{list: *s.tmpl}
+		g.list.Init() // a head of its own
+	}
+	// A copy of the prefix, not a slice of the first key: 10k small copies
+	// stay cache-resident, while every first key's bytes would be a cache
+	// miss on each group lookup.
+	g.prefix = strings.Clone(p)
+	g.grow = 1 << (g.list.MaxLevel() - 1)
+	g.oe = s.order.Set(g, nil)
+	s.subs[g.prefix] = g
+	return g
+}
+
 // Delete removes key and returns the value it held, if it was present.
 func (s *Store[V]) Delete(key string) (old V, ok bool) {
-	e := s.index[key]
+	g, e := s.elem(key)
 	if e == nil {
 		return old, false
 	}
 	old = e.Key().(*node[V]).val
-	s.remove(e)
+	s.remove(g, e)
 	return old, true
 }
 
-// remove unlinks e, drops an emptied group and keeps the counts in step.
-func (s *Store[V]) remove(e *hs.Element) {
+// remove unlinks e from its group g, drops g if emptied and keeps the counts
+// in step.
+func (s *Store[V]) remove(g *sub, e *hs.Element) {
 	n := e.Key().(*node[V])
-	p := s.prefix(n.key)
-	g := s.subs[p]
 	g.list.RemoveElement(e)
-	delete(s.index, n.key)
+	if g.indexed.Load() {
+		delete(g.index, n.key)
+	}
+	s.last = g
 	if g.list.Len() == 0 {
-		delete(s.subs, p)
-		s.order.Remove(p)
+		delete(s.subs, g.prefix)
+		s.order.RemoveElement(g.oe)
+		s.last = nil
+		g.prefix, g.oe = "", nil
+		g.indexed.Store(false)
+		g.index = nil
+		g.probes.Store(0)
+		g.building.Store(false)
+		if len(s.free) < maxFree {
+			s.free = append(s.free, g)
+		}
 	}
 	s.n--
 	s.bytes -= len(n.key) + s.sizeOf(n.val)
 }
 
+// seekGroup returns the order element of the first group whose prefix is
+// >= p, or nil; like seekList, on the group order list.
+func (s *Store[V]) seekGroup(p string) *hs.Element {
+	sc := score(p)
+	lt := func(e *hs.Element) bool {
+		if es := e.Score(); es != sc {
+			return es < sc
+		}
+		return e.Key().(*sub).prefix < p
+	}
+	e := s.order.Front()
+	if e == nil || !lt(e) {
+		return e
+	}
+	if lt(s.order.Back()) {
+		return nil
+	}
+	for {
+		nx := e.NextLevel(e.Level() - 1)
+		if nx == nil || !lt(nx) {
+			break
+		}
+		e = nx
+	}
+	for i := e.Level() - 2; i >= 0; i-- {
+		for {
+			nx := e.NextLevel(i)
+			if nx == nil || !lt(nx) {
+				break
+			}
+			e = nx
+		}
+	}
+	return e.Next()
+}
+
 // Seek returns an iterator positioned at the first key >= key (invalid if
 // there is none).
 func (s *Store[V]) Seek(key string) Iter[V] {
-	it := Iter[V]{s: s, g: s.order.Find(s.prefix(key))}
-	if it.g == nil {
+	it := Iter[V]{s: s}
+	p := s.prefix(key)
+	if g := s.group(p); g != nil {
+		it.g = g.oe
+		if it.e = seekList[V](&g.list, key, s.ord.keyScore(key)); it.e == nil {
+			it.nextGroup()
+		}
 		return it
 	}
-	if g := it.g.Key().(*sub); g.prefix == s.prefix(key) {
-		it.e = g.list.Find(key)
-	} else {
-		it.e = g.list.Front()
-	}
-	if it.e == nil {
-		it.nextGroup()
+	// No group has key's prefix: every key of a group with a larger prefix
+	// is larger than key, and every key of a smaller one is smaller.
+	if it.g = s.seekGroup(p); it.g != nil {
+		it.e = it.g.Key().(*sub).list.Front()
 	}
 	return it
 }
@@ -358,9 +627,9 @@ func (it *Iter[V]) Remove() {
 	if it.e == nil {
 		panic("skiplist: Remove on invalid Iter")
 	}
-	e := it.e
+	e, g := it.e, it.g.Key().(*sub)
 	it.Next() // move off first: removing may drop the current group
-	it.s.remove(e)
+	it.s.remove(g, e)
 }
 
 // Next advances to the next key. It does nothing if the iterator is not

@@ -2,6 +2,7 @@ package skiplist
 
 import (
 	"encoding/binary"
+	"math"
 	"math/rand"
 	"slices"
 	"sort"
@@ -229,13 +230,13 @@ func TestPutOverwritesInPlace(t *testing.T) {
 		s.Put(be64(uint64(i)), big{a: i})
 	}
 	k := be64(42)
-	before := s.index[k]
+	_, before := s.elem(k)
 	it := s.Seek(k)
 	old, rep := s.Put(k, big{a: 7, b: 1})
 	if !rep || old != (big{a: 42}) {
 		t.Fatalf("Put = %v, %v", old, rep)
 	}
-	if after := s.index[k]; after != before {
+	if _, after := s.elem(k); after != before {
 		t.Fatal("Put replaced the element instead of updating it")
 	}
 	// An iterator on the element sees the new value.
@@ -318,7 +319,7 @@ func TestInvalidIterMutationPanics(t *testing.T) {
 }
 
 // TestScoreConsistent checks the property huandu relies on: the score never
-// contradicts bytewise order, and it is exact over the first 53 bits.
+// contradicts bytewise order, and it is exact over the first 62 bits.
 func TestScoreConsistent(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
 	gen := func() string {
@@ -343,20 +344,31 @@ func TestScoreConsistent(t *testing.T) {
 			t.Fatalf("score(%q)=%v, score(%q)=%v contradict byte order", a, sa, b, sb)
 		}
 	}
-	// Distinct within the first 53 bits means distinct scores.
+	// Distinct within the first 62 bits means distinct scores.
 	pairs := [][2]string{
 		{"", "\x00\x00\x00\x00\x00\x00\x08"},
 		{"\xff\xff\xff\xff\xff\xff", "\xff\xff\xff\xff\xff\xff\x08"},
 		{"\xff\xff\xff\xff\xff\xfe\xff\xff", "\xff\xff\xff\xff\xff\xff"},
 		{"a", "b"},
+		{"\x00\x00\x00\x00\x00\x00\x00\x03", "\x00\x00\x00\x00\x00\x00\x00\x04"},
+		{"\xff\xff\xff\xff\xff\xff\xff\xfb", "\xff\xff\xff\xff\xff\xff\xff\xfc"},
 	}
 	for _, p := range pairs {
 		if !(score(p[0]) < score(p[1])) {
 			t.Errorf("score(%q)=%v not < score(%q)=%v", p[0], score(p[0]), p[1], score(p[1]))
 		}
 	}
-	if score("\xff\xff\xff\xff\xff\xff\xff\xff\xff") != float64(1<<53-1) {
-		t.Errorf("max score = %v, want 2^53-1", score("\xff\xff\xff\xff\xff\xff\xff\xff\xff"))
+	// Not distinct within 62 bits: equal scores (Compare decides).
+	if score("\x00\x00\x00\x00\x00\x00\x00\x03") != score("") {
+		t.Errorf("score of a key below 2 bits of the 8th byte differs from score(\"\")")
+	}
+	// The extremes are positive normal finite floats, read back exactly.
+	lo, hi := score(""), score("\xff\xff\xff\xff\xff\xff\xff\xff\xff")
+	if math.Float64bits(lo) != 1<<52 || math.Float64bits(hi) != 1<<62-1+1<<52 {
+		t.Errorf("score range = [%x, %x], want [2^52, 2^62+2^52)", math.Float64bits(lo), math.Float64bits(hi))
+	}
+	if math.IsInf(hi, 0) || math.IsNaN(hi) || lo < math.SmallestNonzeroFloat64 || lo < 0x1p-1022 {
+		t.Errorf("score range [%v, %v] leaves the positive normal floats", lo, hi)
 	}
 }
 
@@ -418,38 +430,59 @@ func TestLargeSequential(t *testing.T) {
 	}
 }
 
-// TestAllocs pins the hot paths' allocations: lookups pay only huandu's boxing
-// of the key into interface{}; overwrites, Next and SetValue allocate nothing.
+// TestAllocs pins the hot paths' allocations, on an unsplit store and on a
+// split one: lookups, overwrites, iteration and SetValue allocate nothing
+// (the Get runs also build the group's hash index on demand, a few
+// allocations amortized away), lookups do not make their key escape (Get
+// missing), and a new key in an existing group costs our node plus huandu's
+// element and tower.
 func TestAllocs(t *testing.T) {
-	s := New(func(v int) int { return 8 })
-	for i := 0; i < 1000; i++ {
-		s.Put(be64(uint64(i)), i)
-	}
-	k := be64(500)
-	cases := []struct {
-		name string
-		max  float64
-		f    func()
-	}{
-		{"Get", 1, func() { s.Get(k) }},
-		{"Seek", 1, func() { s.Seek(k) }},
-		{"Put overwrite", 0, func() { s.Put(k, 5) }},
-		{"First+Next", 0, func() {
-			it := s.First()
-			for j := 0; j < 10; j++ {
-				it.Next()
+	for _, cut := range []int{0, 7} {
+		s := New(func(v int) int { return 8 })
+		s.SetCut(cut)
+		for i := 0; i < 1000; i++ {
+			s.Put(be64(uint64(i)), i)
+		}
+		k := be64(500)
+		var fresh []string // new keys past the end of k's group
+		for i := 0; i < 200; i++ {
+			fresh = append(fresh, be64(1000)+strconv.Itoa(i))
+		}
+		cases := []struct {
+			name string
+			max  float64
+			f    func()
+		}{
+			{"Get", 0, func() { s.Get(k) }},
+			{"Get missing", 0, func() { s.Get(k + "\x00") }},
+			{"Seek", 0, func() { s.Seek(k) }},
+			{"Put overwrite", 0, func() { s.Put(k, 5) }},
+			{"First+Next", 0, func() {
+				it := s.First()
+				for j := 0; j < 10; j++ {
+					it.Next()
+				}
+			}},
+			{"SetValue", 0, func() { it := s.First(); it.SetValue(3) }},
+			{"Range 10", 0, func() {
+				n := 0
+				s.Range(k, "\xff", func(string, int) bool { n++; return n < 10 })
+			}},
+			{"Count", 0, func() { s.Count(k, "\xff") }},
+		}
+		if cut > 0 {
+			// fresh keys go to a group without an index (an index may grow
+			// on insert), so this pins the list insert alone.
+			cases = append(cases, struct {
+				name string
+				max  float64
+				f    func()
+			}{"Put new", 3, func() { s.Put(fresh[0], 1); fresh = fresh[1:] }})
+		}
+		for _, c := range cases {
+			if got := testing.AllocsPerRun(100, c.f); got > c.max {
+				t.Errorf("cut %d: %s: %v allocs/op, want <= %v", cut, c.name, got, c.max)
 			}
-		}},
-		{"SetValue", 0, func() { it := s.First(); it.SetValue(3) }},
-		{"Range 10", 1, func() {
-			n := 0
-			s.Range(k, "\xff", func(string, int) bool { n++; return n < 10 })
-		}},
-		{"Count", 1, func() { s.Count(k, "\xff") }},
-	}
-	for _, c := range cases {
-		if got := testing.AllocsPerRun(100, c.f); got > c.max {
-			t.Errorf("%s: %v allocs/op, want <= %v", c.name, got, c.max)
 		}
 	}
 }
@@ -505,4 +538,121 @@ func FuzzStore(f *testing.F) {
 		}
 		runOps(t, &byteSource{b: data}, s, m, 1<<30)
 	})
+}
+
+// TestIndexOnDemand checks when a group gets its hash index: appends and
+// lookups of absent keys never build one; repeated lookups that find keys
+// inside the list do, and the index then stays right through puts, deletes,
+// iterator removals and the group being emptied and reused.
+func TestIndexOnDemand(t *testing.T) {
+	s := New(strLen)
+	s.SetCut(2)
+	key := func(i int) string { return "g|" + be64(uint64(i)) }
+	for i := 0; i < 1000; i += 2 { // appends
+		s.Put(key(i), "v")
+	}
+	g := s.subs["g|"]
+	for i := 1; i < 1000; i += 2 { // absent keys inside the list
+		if _, ok := s.Get(key(i)); ok {
+			t.Fatalf("Get(%d) found an absent key", i)
+		}
+	}
+	if g.indexed.Load() {
+		t.Fatal("appends and misses built an index")
+	}
+	r := rand.New(rand.NewSource(11))
+	for n := 0; n < 100; n++ {
+		i := 2 * r.Intn(500)
+		if v, ok := s.Get(key(i)); !ok || v != "v" {
+			t.Fatalf("Get(%d) = %q, %v", i, v, ok)
+		}
+	}
+	if !g.indexed.Load() || len(g.index) != 500 {
+		t.Fatalf("after 100 hits: indexed %v, index size %d", g.indexed.Load(), len(g.index))
+	}
+	// Mutations keep the index in step with the list.
+	for i := 1; i < 1000; i += 4 {
+		s.Put(key(i), "w") // inserts inside the list
+	}
+	for i := 0; i < 1000; i += 8 {
+		s.Delete(key(i))
+	}
+	for it := s.Seek(key(500)); it.Valid() && it.Key() < key(600); {
+		it.Remove()
+	}
+	n := 0
+	for it := s.First(); it.Valid(); it.Next() {
+		if e := g.index[it.Key()]; e == nil || e.Key().(*node[string]).key != it.Key() {
+			t.Fatalf("index entry for %x is %v", it.Key(), e)
+		}
+		n++
+	}
+	if n != len(g.index) || n != s.Len() {
+		t.Fatalf("index has %d keys, list %d, Len %d", len(g.index), n, s.Len())
+	}
+	for i := 0; i < 1000; i++ {
+		_, ok := s.Get(key(i))
+		want := (i%2 == 0 && i%8 != 0 || i%4 == 1) && (i < 500 || i >= 600)
+		if ok != want {
+			t.Fatalf("Get(%d) present = %v, want %v", i, ok, want)
+		}
+	}
+	// Emptying the group drops it; its reuse starts without an index.
+	for it := s.First(); it.Valid(); {
+		it.Remove()
+	}
+	if s.Subtables() != 0 || len(s.free) != 1 {
+		t.Fatalf("emptied store: %d subtables, %d free", s.Subtables(), len(s.free))
+	}
+	s.Put("h|x", "y")
+	if h := s.subs["h|"]; h != g || h.indexed.Load() || h.index != nil || h.probes.Load() != 0 {
+		t.Fatal("reused group kept its old index state")
+	}
+	if v, ok := s.Get("h|x"); !ok || v != "y" || s.Len() != 1 {
+		t.Fatalf("Get after reuse = %q, %v", v, ok)
+	}
+}
+
+// TestConcurrentIndexBuild has readers race to build group indexes (run it
+// under -race): each group's first frequent hits happen in parallel Gets.
+func TestConcurrentIndexBuild(t *testing.T) {
+	s := New(func(v int) int { return 8 })
+	s.SetCut(4)
+	const groups, per = 8, 300
+	key := func(g, i int) string { return "k" + strconv.Itoa(g) + "|" + be64(uint64(i)) }
+	for g := 0; g < groups; g++ {
+		for i := 0; i < per; i++ {
+			s.Put(key(g, i), g*per+i)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			r := rand.New(rand.NewSource(int64(w)))
+			for n := 0; n < 3000; n++ {
+				g, i := r.Intn(groups), r.Intn(per)
+				if v, ok := s.Get(key(g, i)); !ok || v != g*per+i {
+					t.Errorf("Get(%d,%d) = %d, %v", g, i, v, ok)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	for p, g := range s.subs {
+		if !g.indexed.Load() || len(g.index) != per {
+			t.Errorf("group %q: indexed %v, %d keys", p, g.indexed.Load(), len(g.index))
+		}
+	}
+	// The store stays fully usable after the readers built the indexes.
+	s.Put(key(0, 1), -1)
+	s.Delete(key(1, 2))
+	if v, _ := s.Get(key(0, 1)); v != -1 {
+		t.Fatalf("Get after overwrite = %d", v)
+	}
+	if _, ok := s.Get(key(1, 2)); ok || s.Len() != groups*per-1 {
+		t.Fatalf("after delete: present %v, Len %d", ok, s.Len())
+	}
 }
