@@ -2,6 +2,7 @@ package difftest
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -418,8 +419,10 @@ func (g *gen) mapShape(up apat, upVars []gvar, j *gjoin, newVar func(int) int, u
 				cands = append(cands, u)
 			}
 		}
-		for _, u := range m {
-			if j.vars[u].w == w {
+		// Map order is random: walk m in key order so generation stays
+		// reproducible from the seed.
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			if u := m[k]; j.vars[u].w == w {
 				cands = append(cands, u)
 			}
 		}
