@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,65 +143,4 @@ func TestKarmaOnline(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("karma_online %d×%d: %v", articles, votes, time.Since(start))
-}
-
-// TestDifferential runs randomized writes and validations against the
-// engine and checks every validating read against the from-scratch model of
-// §3.1 (scenario.Model), the method of §10. A failure prints the run as a
-// scenario file. DIFF_SEEDS, DIFF_FIRST_SEED and DIFF_STEPS override the
-// number of seeds, the first seed and the steps per seed, and DIFF_SKIP
-// (comma-separated sink tables) leaves joins out; a failure is
-// minimized (delta debugging) before it is reported.
-func TestDifferential(t *testing.T) {
-	seeds := 200
-	if testing.Short() {
-		seeds = 20
-	}
-	if s := os.Getenv("DIFF_SEEDS"); s != "" {
-		if _, err := fmt.Sscan(s, &seeds); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := scenario.DefaultDiffConfig()
-	if s := os.Getenv("DIFF_STEPS"); s != "" {
-		if _, err := fmt.Sscan(s, &cfg.Steps); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if s := os.Getenv("DIFF_SKIP"); s != "" {
-		// Comma-separated sink tables whose joins are left out (to look for
-		// other failure classes once one is known).
-		skip := map[string]bool{}
-		for _, x := range strings.Split(s, ",") {
-			skip[x] = true
-		}
-		var js []scenario.DiffJoin
-		for _, j := range cfg.Joins {
-			if !skip[joins.RangeTableName(j.First, j.Last)] {
-				js = append(js, j)
-			}
-		}
-		cfg.Joins = js
-	}
-	first := int64(1)
-	if s := os.Getenv("DIFF_FIRST_SEED"); s != "" {
-		if _, err := fmt.Sscan(s, &first); err != nil {
-			t.Fatal(err)
-		}
-	}
-	failures := 0
-	for seed := first; seed < first+int64(seeds) && failures < 5; seed++ {
-		err := scenario.Differential(newEngineTarget(nil), cfg, seed)
-		var dm *scenario.DiffMismatch
-		if errors.As(err, &dm) {
-			failures++
-			small := scenario.MinimizeDiff(func() scenario.Target { return newEngineTarget(nil) }, dm, cfg.Alphabet)
-			t.Errorf("seed %d: %s\nminimized to %d of %d operations: %s\nscenario:\n%s",
-				seed, dm.Msg, len(small.Ops), len(dm.Ops), small.Msg, small.Scenario())
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 }

@@ -3,7 +3,6 @@ package scenario
 import (
 	"errors"
 	"fmt"
-	"github.com/pequod-go/pequod/joins"
 	"sort"
 	"strings"
 	"testing"
@@ -212,70 +211,4 @@ func (t *karmaFake) Validate(f, l string) error {
 		}
 	}
 	return nil
-}
-
-// modelTarget serves validating reads straight from the Model, so a
-// differential run against it must always pass (a self-check of the driver).
-type modelTarget struct {
-	m     *Model
-	store map[string]string
-}
-
-func (t *modelTarget) Insert(k, v string) error { t.m.Insert(k, v); return nil }
-func (t *modelTarget) Erase(k string) error     { t.m.Erase(k); return nil }
-func (t *modelTarget) Validate(f, l string) error {
-	tb := joins.RangeTableName(f, l)
-	for k := range t.store {
-		if joins.TableName(k) == tb && f <= k && k < l {
-			delete(t.store, k)
-		}
-	}
-	for k, v := range t.m.Table(tb) {
-		if f <= k && k < l {
-			t.store[k] = v
-		}
-	}
-	return nil
-}
-func (t *modelTarget) CountStored(f, l string) (int, error) {
-	n := 0
-	for k := range t.store {
-		if f <= k && k < l {
-			n++
-		}
-	}
-	return n, nil
-}
-func (t *modelTarget) Find(k string) (string, bool, error) { v, ok := t.store[k]; return v, ok, nil }
-func (t *modelTarget) AddJoin(f, l, text string, _ time.Duration) error {
-	return t.m.AddJoin(f, l, text)
-}
-func (t *modelTarget) Advance(time.Duration) {}
-
-func TestDifferentialSelf(t *testing.T) {
-	for seed := int64(1); seed <= 5; seed++ {
-		mt := &modelTarget{m: NewModel(), store: map[string]string{}}
-		if err := Differential(mt, DefaultDiffConfig(), seed); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func TestModel(t *testing.T) {
-	// §3.1's verified bag example: k|u = "2".
-	m := NewModel()
-	if err := m.AddJoin("k|", "k}", "k|<u:1> = count v|<x:1> using a|<u>|<y:1>, b|<y>|<x>"); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"a|u|1", "a|u|2", "b|1|x", "b|2|x", "v|x"} {
-		m.Insert(k, "")
-	}
-	if got := m.Table("k")["k|u"]; got != "2" {
-		t.Fatalf("k|u = %q, want 2", got)
-	}
-	for s, want := range map[string]int{"12abc": 12, "+5": 5, "-3": -3, "x": 0, " 4": 0, "": 0, "-": 0, "007": 7} {
-		if got := ParseInt(s); got != want {
-			t.Errorf("ParseInt(%q) = %d, want %d", s, got, want)
-		}
-	}
 }
