@@ -188,14 +188,17 @@ func scanPairs(r reply) ([]wire.KV, error) {
 	return kvs, nil
 }
 
-// AddJoin installs a join on [first, last). msg is the server's message,
-// if any (a warning on success, the error text on failure).
+// AddJoin installs a join on [first, last). msg is the server's text, if
+// any: the error text on failure (spec/server.md §1.6: the reply payload is
+// null or an error string), or a map's "message" from servers that send one.
 func (c *Conn) AddJoin(first, last, text string, done func(msg string, err error)) {
 	c.t.send(wire.CmdAddJoin, 3, str3(first, last, text), func(r reply) {
 		err := r.check()
 		msg := ""
 		if r.err == nil {
-			if m, ok := r.payload.Get("message"); ok {
+			if r.payload.IsStr() {
+				msg = r.payload.Str()
+			} else if m, ok := r.payload.Get("message"); ok {
 				msg = m.Str()
 			}
 		}
@@ -273,16 +276,25 @@ func (c *Conn) Control(ctx context.Context, obj map[string]any) (json.RawMessage
 type remote struct {
 	c    *wire.Client
 	loop *async.Loop
-	done chan *wire.Call
 	mu   sync.Mutex
-	cbs  map[*wire.Call]func(reply)
-	stop chan struct{}
-	wg   sync.WaitGroup
+	// queue holds the calls in issue order. Each call completes on its own
+	// channel (wire.Client never drops those, whereas a shared done
+	// channel that fills up loses completions); the forwarder waits for
+	// them in order, which only delays a reply that overtook an earlier
+	// one until that one arrives.
+	queue []remoteCall
+	more  chan struct{}
+	stop  bool
+	exit  chan struct{}
+}
+
+type remoteCall struct {
+	call *wire.Call
+	cb   func(reply)
 }
 
 func newRemote(c *wire.Client, loop *async.Loop) *remote {
-	r := &remote{c: c, loop: loop, done: make(chan *wire.Call, 4096), cbs: make(map[*wire.Call]func(reply)), stop: make(chan struct{})}
-	r.wg.Add(1)
+	r := &remote{c: c, loop: loop, more: make(chan struct{}, 1), exit: make(chan struct{})}
 	go r.forward()
 	return r
 }
@@ -291,51 +303,54 @@ func (r *remote) describe() string { return "tcp " + r.c.RemoteAddr().String() }
 
 func (r *remote) send(cmd wire.Cmd, nargs int, args func([]byte) []byte, cb func(reply)) {
 	r.loop.Start()
+	call := r.c.GoRaw(cmd, nargs, args, nil)
 	r.mu.Lock()
-	call := r.c.GoRaw(cmd, nargs, args, r.done)
-	r.cbs[call] = cb
+	r.queue = append(r.queue, remoteCall{call, cb})
 	r.mu.Unlock()
+	select {
+	case r.more <- struct{}{}:
+	default:
+	}
 }
 
-// forward moves completed calls to the loop.
+// forward moves completed calls to the loop, in issue order.
 func (r *remote) forward() {
-	defer r.wg.Done()
+	defer close(r.exit)
+	var batch []remoteCall
 	for {
-		select {
-		case call := <-r.done:
-			r.mu.Lock()
-			cb := r.cbs[call]
-			delete(r.cbs, call)
-			r.mu.Unlock()
+		r.mu.Lock()
+		batch, r.queue = r.queue, batch[:0]
+		stop := r.stop
+		r.mu.Unlock()
+		if len(batch) == 0 {
+			if stop {
+				return
+			}
+			<-r.more
+			continue
+		}
+		for i, rc := range batch {
+			call := <-rc.call.Done
 			rep := reply{status: call.Status, payload: call.Payload, err: call.Err, release: call.Release}
+			cb := rc.cb
 			r.loop.Finish(func() { cb(rep) })
-		case <-r.stop:
-			return
+			batch[i] = remoteCall{}
 		}
 	}
 }
 
+// close closes the client; outstanding calls complete with ErrClosed and
+// are forwarded before close returns.
 func (r *remote) close() error {
 	err := r.c.Close()
-	// Calls still outstanding complete with ErrClosed through done; keep
-	// forwarding until they are all delivered.
-	for {
-		r.mu.Lock()
-		n := len(r.cbs)
-		r.mu.Unlock()
-		if n == 0 {
-			break
-		}
-		call := <-r.done
-		r.mu.Lock()
-		cb := r.cbs[call]
-		delete(r.cbs, call)
-		r.mu.Unlock()
-		rep := reply{status: call.Status, payload: call.Payload, err: call.Err, release: call.Release}
-		r.loop.Finish(func() { cb(rep) })
+	r.mu.Lock()
+	r.stop = true
+	r.mu.Unlock()
+	select {
+	case r.more <- struct{}{}:
+	default:
 	}
-	close(r.stop)
-	r.wg.Wait()
+	<-r.exit
 	return err
 }
 
