@@ -1,6 +1,6 @@
 // Command kvreport turns the raw results of bench.sh into a markdown table,
 // a gnuplot data file and script, and (with -png) a bar chart drawn with the
-// standard library only, for machines without gnuplot.
+// standard library only (loadgen/chart), for machines without gnuplot.
 //
 //	go run ./loadgen/kvreport -dir results [-png]
 //
@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -30,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pequod-go/pequod/loadgen/chart"
 	"github.com/pequod-go/pequod/loadgen/kv"
 )
 
@@ -82,23 +84,32 @@ func run(dir string, drawPNG bool, title string) error {
 		return err
 	}
 	if drawPNG {
-		var groups []barGroup
+		c := &chart.BarChart{
+			Title:  title,
+			XLabel: "operation",
+			YLabel: "throughput (thousand ops/s)",
+			YScale: 1000,
+			Series: labels,
+			ValueLabel: func(v float64) string {
+				return strconv.FormatFloat(math.Round(v/1000), 'f', 0, 64) + "K"
+			},
+		}
 		for _, op := range ops {
-			g := barGroup{name: op}
+			g := chart.Group{Name: op}
 			for _, l := range labels {
 				v := -1.0
 				if r := find(rows, l, op); r != nil {
 					v = r.opsPerSec
 				}
-				g.values = append(g.values, v)
+				g.Values = append(g.Values, v)
 			}
-			groups = append(groups, g)
+			c.Groups = append(c.Groups, g)
 		}
 		f, err := os.Create(filepath.Join(dir, "kv.png"))
 		if err != nil {
 			return err
 		}
-		if err := drawChart(f, title, labels, groups); err != nil {
+		if err := c.WritePNG(f); err != nil {
 			f.Close()
 			return err
 		}

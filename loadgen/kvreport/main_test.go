@@ -83,21 +83,3 @@ func TestReport(t *testing.T) {
 		t.Fatalf("kv.png: %v %v", err, img)
 	}
 }
-
-func TestNiceStepAndFont(t *testing.T) {
-	for x, want := range map[float64]float64{0.7: 1, 1.2: 2, 3: 5, 7: 10, 130: 200, 0: 1} {
-		if got := niceStep(x); got != want {
-			t.Errorf("niceStep(%v) = %v, want %v", x, got, want)
-		}
-	}
-	for r, g := range font {
-		for _, row := range g {
-			if len(row) != 5 {
-				t.Errorf("glyph %q has a row of %d pixels", r, len(row))
-			}
-		}
-	}
-	if glyph('q') != font['Q'] || glyph('~') != font['?'] {
-		t.Error("glyph fallbacks")
-	}
-}
