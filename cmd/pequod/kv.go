@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pequod-go/pequod/loadgen/kv"
+	memcachedshim "github.com/pequod-go/pequod/loadgen/shim/memcached"
 	"github.com/pequod-go/pequod/partition"
 	"github.com/pequod-go/pequod/reactor"
 )
@@ -29,7 +30,7 @@ type kvOptions struct {
 }
 
 // defaultKVAddr is the server address per back end when -addr is not given.
-var defaultKVAddr = map[string]string{"pequod": "127.0.0.1:8000", "redis": "127.0.0.1:6379"}
+var defaultKVAddr = map[string]string{"pequod": "127.0.0.1:8000", "redis": "127.0.0.1:6379", "memcached": "127.0.0.1:11211"}
 
 // parseKVArgs parses the flags of `pequod kv`.
 func parseKVArgs(args []string, stderr io.Writer) (*kvOptions, error) {
@@ -40,7 +41,7 @@ func parseKVArgs(args []string, stderr io.Writer) (*kvOptions, error) {
 		fmt.Fprint(stderr, "usage: pequod kv [flags]\n\nmemtier-like get/set load against Pequod or Redis; JSON result on stdout, progress on stderr.\n\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.backend, "backend", "pequod", "server `kind`: pequod or redis")
+	fs.StringVar(&o.backend, "backend", "pequod", "server `kind`: pequod, redis or memcached")
 	addr := fs.String("addr", "", "server `host:port` (default 127.0.0.1:8000 for pequod, 127.0.0.1:6379 for redis)")
 	fs.BoolVar(&o.embedded, "embedded", false, "pequod only, without -addr: start an in-process server on a free loopback port")
 	fs.IntVar(&o.partitions, "partitions", runtime.NumCPU(), "partitions of the -embedded server")
@@ -76,9 +77,14 @@ func parseKVArgs(args []string, stderr io.Writer) (*kvOptions, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	be, err := kv.NewBackend(o.backend)
-	if err != nil {
-		return nil, err
+	var be kv.Backend
+	if o.backend == "memcached" {
+		be = memcachedshim.KV{}
+	} else {
+		var err error
+		if be, err = kv.NewBackend(o.backend); err != nil {
+			return nil, err
+		}
 	}
 	gets, sets, err := parseRatio(*ratio)
 	if err != nil {
