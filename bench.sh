@@ -1,82 +1,112 @@
 #!/usr/bin/env bash
-# bench.sh [--quick] [--duration D] [--keys N] [--no-redis-benchmark]
+# bench.sh [--quick] [--only SUITES] [--profile] [--keep-going]
 #
-# Key-value throughput of Pequod-Go against Redis, side by side in one run on
-# this machine's loopback: get and set (Pequod insert) with `pequod kv` at 50
-# connections x pipeline depth 32 for
-#   (a) Pequod with 1 partition,
-#   (b) Pequod with one partition per core (nproc),
-#   (c) Redis (Debian's redis-server, persistence off),
-# plus redis-benchmark (-P 32 -c 50 -t get,set -q) as a reference line when it
-# is installed. Every server is a separate process started and stopped here;
-# client and servers share the machine's cores, so compare the ratios.
+# Pequod-Go against the systems it replaces, side by side in one run on this
+# machine, every server a separate process on loopback started and stopped
+# here (Debian's redis-server, memcached and PostgreSQL are installed with
+# apt-get when missing, by loadgen/scripts/*.sh):
 #
-# Writes results/ (gitignored): raw/kv-*.json (one `pequod kv` result per
-# run), raw/runs.tsv (CPU used by client, server and other processes per
-# run), raw/redis-benchmark.tsv, raw/servers.txt (server CPU time, peak RSS
-# and log excerpts), kv.md (tables), kv.dat + kv.gp (gnuplot) and kv.png.
-# Progress goes to stderr. All servers are stopped on exit, also on Ctrl-C.
+#   twitter-5k, twitter-50k   twitternew (apps.md §2) with 5,000 and 50,000
+#       users, text keys (as the paper's compare experiment): Pequod with its
+#       timeline cache join, embedded in the client process and over
+#       loopback (also with two client processes, aggregated as
+#       server.md §5.5); the same app maintaining timelines itself (fan-out
+#       on write, --push) on Pequod, Redis and memcached; and PostgreSQL
+#       fanning out with a trigger (--dbshim).
+#   hn                        Hacker News (apps.md §5): Pequod karma joins
+#       embedded and over loopback, Pequod with materialized article pages,
+#       Redis and PostgreSQL (karma maintained by a trigger).
+#   kv-get, kv-set            `pequod kv`, 50 connections x pipeline 32 of
+#       get or set, on Pequod (1 partition and one per core), Redis and
+#       memcached.
 #
-#   ./bench.sh --quick    # about half a minute: 2 s per run
-#   ./bench.sh            # 10 s per run
+# Writes results/ (gitignored): raw/manifest.tsv (one line per run: suite,
+# system, result file, wall and CPU seconds of client, server and everything
+# else), raw/<suite>/*.json (each run's JSON), raw/logs/ (stderr of every
+# process), then README.md (tables) and <suite>.png charts via
+# loadgen/benchreport. Progress goes to stderr. All servers are stopped on
+# exit, also on Ctrl-C.
+#
+#   ./bench.sh --quick          # under two minutes: short runs, 50k only on
+#                               # Pequod and Redis
+#   ./bench.sh                  # the full comparison (about 10 minutes)
+#   ./bench.sh --only hn,kv     # some suites
+#   ./bench.sh --profile        # also a 5 s CPU profile of `pequod serve`
+#                               # during the loopback twitter run:
+#                               # results/raw/pequod-serve.cpu.pprof
+#
+# Client and servers share the machine's cores; compare ratios, not absolute
+# numbers, and read the "other processes" column before trusting a run.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 root=$PWD
 
-duration=10s
-keys=100000
-conns=50
-depth=32
-value=32
-refs=1
 quick=0
+only=
+profile=0
+keep_going=1
+args=("$@")
 while [[ $# -gt 0 ]]; do
 	case $1 in
-	--quick) quick=1 duration=2s ;;
-	--duration) duration=$2; shift ;;
-	--duration=*) duration=${1#*=} ;;
-	--keys) keys=$2; shift ;;
-	--keys=*) keys=${1#*=} ;;
-	--no-redis-benchmark) refs=0 ;;
+	--quick) quick=1 ;;
+	--only) only=$2; shift ;;
+	--only=*) only=${1#*=} ;;
+	--profile) profile=1 ;;
+	--stop-on-failure) keep_going=0 ;;
+	--keep-going) keep_going=1 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
 	shift
 done
-redis_bench_n=$((quick ? 500000 : 2000000))
+
+if [[ $quick == 1 ]]; then
+	tw_duration=20000 tw50_duration=20000 hn_articles=5000 hn_ops=50000 kv_duration=2s
+else
+	tw_duration=100000 tw50_duration=100000 hn_articles=20000 hn_ops=400000 kv_duration=5s
+fi
 
 log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+want() { [[ -z $only ]] || [[ ",$only," == *",$1,"* ]]; }
 
 results=$root/results
 raw=$results/raw
 work=$(mktemp -d "${TMPDIR:-/tmp}/pequod-bench.XXXXXX")
-server_pids=()
-server_pid=
-redis_port=
+chmod 755 "$work" # PostgreSQL runs as its own user when we are root
+export REDIS_RUN_DIR=$work/redis MEMCACHED_RUN_DIR=$work/memcached PG_RUN_DIR=$work/postgres
+# memcached keeps each timeline in one value (apps.md §3.3): allow big ones.
+export MEMCACHED_ARGS="-I 128m" MEMCACHED_MEMORY_MB=8192
 hz=$(getconf CLK_TCK)
+started=()   # "kind port pid" of running servers, for cleanup
+server_pid=  # the server process of the current run (CPU accounting)
+
+stop_server() { # stop_server KIND PORT PID
+	local kind=$1 port=$2 pid=$3
+	case $kind in
+	pequod) kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true ;;
+	redis) "$root/loadgen/scripts/redis.sh" stop "$port" >/dev/null 2>&1 || true ;;
+	memcached) "$root/loadgen/scripts/memcached.sh" stop "$port" >/dev/null 2>&1 || true ;;
+	postgres) "$root/loadgen/scripts/postgres.sh" stop "$port" >/dev/null 2>&1 || true ;;
+	esac
+}
 
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	for pid in "${server_pids[@]}"; do
-		if kill -0 "$pid" 2>/dev/null; then
-			log "stopping server pid $pid"
-			kill -TERM "$pid" 2>/dev/null || true
-			wait "$pid" 2>/dev/null || true
-		fi
+	for s in "${started[@]}"; do
+		# shellcheck disable=SC2086
+		set -- $s
+		log "stopping $1 on port $2"
+		stop_server "$1" "$2" "$3"
 	done
-	if [[ -n $redis_port ]]; then
-		REDIS_RUN_DIR=$work/redis "$root/loadgen/scripts/redis.sh" stop "$redis_port" || true
-	fi
 	rm -rf "$work"
 	exit "$rc"
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-# free_port prints a TCP port nobody listens on (racy but fine on loopback).
 free_port() {
 	local p
 	for _ in $(seq 1 100); do
@@ -89,161 +119,251 @@ free_port() {
 	die "no free port found"
 }
 
-# proc_usage PID: "cpu_s=U+S rss_peak_mb=M" from /proc.
-proc_usage() {
-	local pid=$1 ticks
-	ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
-	printf 'cpu_s=%s rss_peak_mb=%s' "$(awk -v t="$ticks" -v h="$hz" 'BEGIN{printf "%.2f", t/h}')" \
-		"$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo '?')"
+# cpu_busy: jiffies the whole machine spent busy.
+cpu_busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
+# tree_ticks PID: CPU jiffies of PID, its reaped children and its live
+# descendants (PostgreSQL runs a process per connection).
+tree_ticks() {
+	local pid=$1
+	[[ -n $pid && -r /proc/$pid/stat ]] || { echo 0; return; }
+	local total kids k
+	total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+	kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null || true)
+	for k in $kids; do
+		total=$((total + $(tree_ticks "$k")))
+	done
+	echo "$total"
 }
 
-# ---------------------------------------------------------------- build
+# ------------------------------------------------------------------ servers
+# start_server KIND: starts a fresh server on a free port; sets port and
+# server_pid.
+start_server() {
+	local kind=$1
+	port=$(free_port)
+	case $kind in
+	pequod)
+		local logf=$raw/logs/pequod-serve-$port.log
+		local pprof=()
+		[[ $profile == 1 ]] && pprof=(-pprof "127.0.0.1:$((port + 1))")
+		"$pequod" serve -l="$port" -bind 127.0.0.1 "${pprof[@]}" 2>"$logf" &
+		server_pid=$!
+		for _ in $(seq 1 100); do
+			grep -q '^listening on port' "$logf" 2>/dev/null && break
+			kill -0 "$server_pid" 2>/dev/null || { cat "$logf" >&2; die "pequod serve exited"; }
+			sleep 0.05
+		done
+		;;
+	redis)
+		"$root/loadgen/scripts/redis.sh" start "$port" >&2
+		server_pid=$(<"$REDIS_RUN_DIR/$port/redis.pid")
+		;;
+	memcached)
+		"$root/loadgen/scripts/memcached.sh" start "$port" >&2
+		server_pid=$(<"$MEMCACHED_RUN_DIR/$port/memcached.pid")
+		;;
+	postgres)
+		"$root/loadgen/scripts/postgres.sh" start "$port" >&2
+		server_pid=$(head -1 "$PG_RUN_DIR/$port/data/postmaster.pid" 2>/dev/null || head -1 "$PG_RUN_DIR/$port"/*/postmaster.pid)
+		;;
+	esac
+	started+=("$kind $port $server_pid")
+	log "$kind listening on 127.0.0.1:$port (pid $server_pid)"
+}
+
+stop_current() { # stop_current KIND
+	local kind=$1 s keep=()
+	stop_server "$kind" "$port" "$server_pid"
+	for s in "${started[@]}"; do
+		[[ $s == "$kind $port $server_pid" ]] || keep+=("$s")
+	done
+	started=(${keep[@]+"${keep[@]}"})
+	server_pid=
+}
+
+# ------------------------------------------------------------------ runs
+# measure SUITE SYSTEM ORDER OUT -- CMD...: runs CMD with stdout to
+# raw/OUT, stderr to raw/logs, and appends a manifest line with the wall
+# time and the CPU seconds of the client, the server ($server_pid) and the
+# rest of the machine.
+measure() {
+	local suite=$1 system=$2 order=$3 out=$4; shift 5
+	local name=${out//\//_}
+	log "[$suite] $system: ${*#$work/}"
+	mkdir -p "$raw/$(dirname "$out")"
+	local b0 s0 b1 s1 rc=0 TIMEFORMAT='%3U %3S %3R'
+	b0=$(cpu_busy) s0=$(tree_ticks "$server_pid")
+	{ time "$@" >"$raw/$out" 2>"$raw/logs/${name%.json}.log"; } 2>"$work/time" || rc=$?
+	b1=$(cpu_busy) s1=$(tree_ticks "$server_pid")
+	local usage file=$out
+	usage=$(awk -v b="$((b1 - b0))" -v s="$((s1 - s0))" -v hz="$hz" '{
+		c = $1 + $2; sv = s / hz; o = b / hz - c - sv; if (o < 0) o = 0
+		printf "%.2f\t%.2f\t%.2f\t%.2f", $3, c, sv, o }' "$work/time")
+	if [[ $rc -ne 0 ]]; then
+		log "[$suite] $system FAILED (exit $rc); last lines of its log:"
+		tail -5 "$raw/logs/${name%.json}.log" >&2 || true
+		file=-
+		[[ $keep_going == 1 ]] || die "stopping on failure"
+	else
+		log "[$suite] $system done in $(cut -f1 <<<"$usage") s"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\n' "$suite" "$system" "$order" "$file" "$usage" >>"$raw/manifest.tsv"
+}
+
+# twitter SUITE NUSERS DURATION SYSTEMS...: one twitternew comparison.
+twitter() {
+	local suite=$1 nusers=$2 duration=$3; shift 3
+	local common=(twitternew --nusers="$nusers" --duration="$duration" --no-binary --verbose)
+	local sys order=0
+	for sys in "$@"; do
+		order=$((order + 1))
+		case $sys in
+		pequod-embedded)
+			server_pid=
+			measure "$suite" "Pequod (embedded)" "$order" "$suite/pequod-embedded.json" -- "$pequod" "${common[@]}"
+			;;
+		pequod-loopback)
+			start_server pequod
+			if [[ $profile == 1 && $suite == twitter-5k ]]; then
+				(sleep 2 && curl -s -o "$raw/pequod-serve.cpu.pprof" "http://127.0.0.1:$((port + 1))/debug/pprof/profile?seconds=5" &&
+					log "CPU profile: results/raw/pequod-serve.cpu.pprof (go tool pprof -top results/raw/pequod-serve.cpu.pprof)") &
+			fi
+			measure "$suite" "Pequod (loopback)" "$order" "$suite/pequod-loopback.json" -- "$pequod" "${common[@]}" -c "127.0.0.1:$port"
+			stop_current pequod
+			;;
+		pequod-2clients)
+			start_server pequod
+			mkdir -p "$raw/$suite/pequod-2clients"
+			local mport
+			mport=$(free_port)
+			# Group 0 populates and runs; both groups install nothing twice:
+			# joins are installed by group 0 (--initialize), group 1 skips it.
+			measure "$suite" "Pequod (loopback, 2 clients)" "$order" "$suite/pequod-2clients/run.log" -- \
+				bash -c '"$1" "${@:5}" -c "127.0.0.1:$2" --ngroups=2 --groupid=1 --no-initialize --master-port="$3" >"$4/output_app_1.json" &
+					g1=$!
+					"$1" "${@:5}" -c "127.0.0.1:$2" --ngroups=2 --groupid=0 --master-port="$3" >"$4/output_app_0.json"; rc=$?
+					wait $g1 || rc=$?
+					[ $rc -eq 0 ] && "$1" aggregate "$4" && echo ok' \
+				_ "$pequod" "$port" "$mport" "$raw/$suite/pequod-2clients" "${common[@]}"
+			# The manifest should point at the aggregate, not the log.
+			sed -i "s#\t$suite/pequod-2clients/run.log\t#\t$suite/pequod-2clients/aggregate_output_app.json\t#" "$raw/manifest.tsv"
+			stop_current pequod
+			;;
+		pequod-push)
+			start_server pequod
+			measure "$suite" "Pequod, client push" "$order" "$suite/pequod-push.json" -- "$pequod" "${common[@]}" --push -c "127.0.0.1:$port"
+			stop_current pequod
+			;;
+		redis)
+			start_server redis
+			measure "$suite" "Redis, client push" "$order" "$suite/redis.json" -- "$pequod" "${common[@]}" --push --redis --redis-addr="127.0.0.1:$port"
+			stop_current redis
+			;;
+		memcached)
+			start_server memcached
+			measure "$suite" "memcached, client push" "$order" "$suite/memcached.json" -- "$pequod" "${common[@]}" --push --memcached --memcached-addr="127.0.0.1:$port"
+			stop_current memcached
+			;;
+		postgres)
+			start_server postgres
+			measure "$suite" "PostgreSQL, trigger" "$order" "$suite/postgres.json" -- "$pequod" "${common[@]}" --dbshim --dbport="$port" --dbpool-max=2 --dbpool-depth=100
+			stop_current postgres
+			;;
+		esac
+	done
+}
+
+hn() {
+	local suite=hn
+	local common=(hn --hnusers=$((hn_articles / 10)) --narticles="$hn_articles" --nops="$hn_ops" --vote_rate=10 --comment_rate=5)
+	local sys order=0
+	for sys in "$@"; do
+		order=$((order + 1))
+		case $sys in
+		pequod-embedded)
+			server_pid=
+			measure $suite "Pequod (embedded)" "$order" "$suite/pequod-embedded.json" -- "$pequod" "${common[@]}"
+			;;
+		pequod-loopback)
+			start_server pequod
+			measure $suite "Pequod (loopback)" "$order" "$suite/pequod-loopback.json" -- "$pequod" "${common[@]}" -c "127.0.0.1:$port"
+			stop_current pequod
+			;;
+		pequod-pages)
+			start_server pequod
+			measure $suite "Pequod, materialized pages" "$order" "$suite/pequod-pages.json" -- "$pequod" "${common[@]}" --super_materialize -c "127.0.0.1:$port"
+			stop_current pequod
+			;;
+		redis)
+			start_server redis
+			measure $suite "Redis" "$order" "$suite/redis.json" -- "$pequod" "${common[@]}" --redis --redis-addr="127.0.0.1:$port"
+			stop_current redis
+			;;
+		postgres)
+			start_server postgres
+			measure $suite "PostgreSQL, trigger" "$order" "$suite/postgres.json" -- "$pequod" "${common[@]}" --pg --dbport="$port" --dbpool-max=2 --dbpool-depth=100
+			stop_current postgres
+			;;
+		esac
+	done
+}
+
+kv() {
+	local load=(-conns 50 -depth 32 -keys 100000 -value 32 -duration "$kv_duration")
+	local order=0 sys
+	for sys in pequod-1 "pequod-$(nproc)" redis memcached; do
+		order=$((order + 1))
+		local backend=${sys%%-*} label extra=()
+		case $sys in
+		pequod-*)
+			label="Pequod ${sys#pequod-} partition$([[ ${sys#pequod-} == 1 ]] || echo s)"
+			port=$(free_port)
+			local logf=$raw/logs/pequod-serve-kv-$port.log
+			"$pequod" serve -l="$port" -bind 127.0.0.1 -partitions "${sys#pequod-}" 2>"$logf" &
+			server_pid=$!
+			started+=("pequod $port $server_pid")
+			for _ in $(seq 1 100); do grep -q '^listening on port' "$logf" 2>/dev/null && break; sleep 0.05; done
+			;;
+		redis) label=Redis; start_server redis ;;
+		memcached) label=memcached; start_server memcached ;;
+		esac
+		measure kv-get "$label" "$order" "kv/$sys-get.json" -- "$pequod" kv -backend "$backend" -addr "127.0.0.1:$port" "${load[@]}" -ratio 1:0 -populate=true -extra "label=$label"
+		measure kv-set "$label" "$order" "kv/$sys-set.json" -- "$pequod" kv -backend "$backend" -addr "127.0.0.1:$port" "${load[@]}" -ratio 0:1 -populate=false -extra "label=$label"
+		stop_current "$backend"
+	done
+}
+
+# ------------------------------------------------------------------ main
 command -v go >/dev/null || die "go is not on PATH"
 log "building pequod (go build ./cmd/pequod)"
 go build -o "$work/pequod" ./cmd/pequod
 pequod=$work/pequod
-ncpu=$(nproc)
-mkdir -p "$raw"
-rm -f "$raw"/kv-*.json "$raw"/redis-benchmark.tsv "$raw"/servers.txt "$raw"/runs.tsv "$results"/kv.md "$results"/kv.png "$results"/kv.dat "$results"/kv.gp
+rm -rf "$raw" "$results"/*.png "$results"/*.dat "$results"/*.gp "$results/README.md"
+mkdir -p "$raw/logs"
 {
-	echo "# bench.sh $(date -u +%FT%TZ) on $(uname -n): $ncpu cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), go $(go env GOVERSION)"
-	echo "# load: conns=$conns depth=$depth keys=$keys value=$value duration=$duration"
-} >"$raw/servers.txt"
-log "$ncpu cores; load: $conns conns x depth $depth, $keys keys, $value-byte values, $duration per run"
+	echo "# command: ./bench.sh ${args[*]}"
+	echo "# note: $(nproc) cores shared by client and servers; compare ratios. twitter suites use text keys (apps.md §7.2 compare); PostgreSQL does not backfill timelines on subscribe (apps.md §3.4), so it may read fewer posts."
+	[[ $quick == 1 ]] && echo "# note: --quick: short runs (twitter $tw_duration ticks, hn $hn_ops ops, kv $kv_duration per run); 50k users only on Pequod and Redis."
+} >"$raw/manifest.tsv"
+t0=$SECONDS
 
-# cpu_busy: jiffies the whole machine spent busy (user nice system irq softirq).
-cpu_busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
-# proc_ticks PID: user+system jiffies of a process.
-proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-
-# run_kv NAME LABEL ORDER EXTRA... -- KV ARGS: one `pequod kv` run against
-# the server $server_pid; JSON to raw/kv-NAME.json, and a line in raw/runs.tsv:
-# name, ops/s, wall s, CPU s of the client, the server and everything else.
-run_kv() {
-	local name=$1 label=$2 order=$3; shift 3
-	local extra=()
-	while [[ $1 != -- ]]; do extra+=(-extra "$1"); shift; done
-	shift
-	log "run $name: pequod kv $*"
-	local b0 s0 b1 s1 TIMEFORMAT='%3U %3S %3R'
-	b0=$(cpu_busy) s0=$(proc_ticks "$server_pid")
-	{ time "$pequod" kv -conns "$conns" -depth "$depth" -keys "$keys" -value "$value" -duration "$duration" \
-		-extra "label=$label" -extra "order=$order" ${extra[@]+"${extra[@]}"} "$@" >"$raw/kv-$name.json" 2>&3; } 3>&2 2>"$work/time"
-	b1=$(cpu_busy) s1=$(proc_ticks "$server_pid")
-	local ops usage
-	ops=$(sed -n 's/^    "ops_per_sec": \([0-9.]*\),$/\1/p' "$raw/kv-$name.json")
-	# CPU seconds of the whole run (populate included) of the client, the
-	# server and everything else on the machine, and the wall time.
-	usage=$(awk -v b="$((b1 - b0))" -v s="$((s1 - s0))" -v hz="$hz" '{
-		c = $1 + $2; sv = s / hz; o = b / hz - c - sv; if (o < 0) o = 0
-		printf "%.2f\t%.2f\t%.2f\t%.2f", $3, c, sv, o }' "$work/time")
-	printf '%s\t%s\t%s\n' "$name" "$ops" "$usage" >>"$raw/runs.tsv"
-	log "run $name done: $ops ops/s; $(awk -F'\t' '{printf "cores used by client %.2f, server %.2f, other processes %.2f", $2/$1, $3/$1, $4/$1}' <<<"$usage")"
-}
-
-# ---------------------------------------------------------------- Pequod
-# start_pequod PARTITIONS: sets pequod_pid and pequod_port.
-start_pequod() {
-	local parts=$1 logf=$work/pequod-p$1.log
-	log "starting pequod serve -partitions $parts on a free loopback port"
-	"$pequod" serve -l=0 -bind 127.0.0.1 -partitions "$parts" 2>"$logf" &
-	pequod_pid=$!
-	server_pid=$pequod_pid
-	server_pids+=("$pequod_pid")
-	pequod_port=
-	for _ in $(seq 1 100); do
-		pequod_port=$(sed -n 's/^listening on port \([0-9]*\)$/\1/p' "$logf" | head -1)
-		[[ -n $pequod_port ]] && break
-		kill -0 "$pequod_pid" 2>/dev/null || { cat "$logf" >&2; die "pequod serve exited"; }
-		sleep 0.1
-	done
-	[[ -n $pequod_port ]] || die "pequod serve did not start listening"
-	log "pequod serve pid $pequod_pid listening on 127.0.0.1:$pequod_port ($parts partitions, $ncpu loops)"
-}
-
-stop_pequod() {
-	local parts=$1 usage
-	usage=$(proc_usage "$pequod_pid")
-	log "stopping pequod serve pid $pequod_pid ($usage)"
-	kill -TERM "$pequod_pid"
-	local rc=0
-	wait "$pequod_pid" || rc=$?
-	{
-		echo "pequod partitions=$parts $usage exit=$rc"
-		grep -vE '^listening on port|INFO.*shutting down' "$work/pequod-p$parts.log" | head -20 | sed 's/^/    log: /' || true
-	} >>"$raw/servers.txt"
-	[[ $rc -eq 0 ]] || log "WARNING: pequod serve exited with status $rc"
-}
-
-part_list=(1)
-[[ $ncpu -gt 1 ]] && part_list+=("$ncpu")
-order=1
-for parts in "${part_list[@]}"; do
-	label="Pequod $parts partition$([[ $parts == 1 ]] || echo s)"
-	start_pequod "$parts"
-	run_kv "pequod-p$parts-get" "$label" "$order" "partitions=$parts" -- \
-		-backend pequod -addr "127.0.0.1:$pequod_port" -ratio 1:0 -populate=true
-	run_kv "pequod-p$parts-set" "$label" "$order" "partitions=$parts" -- \
-		-backend pequod -addr "127.0.0.1:$pequod_port" -ratio 0:1 -populate=false
-	stop_pequod "$parts"
-	order=$((order + 1))
-done
-
-# ---------------------------------------------------------------- Redis
-redis_port=$(free_port)
-log "starting redis-server on 127.0.0.1:$redis_port (loadgen/scripts/redis.sh)"
-REDIS_RUN_DIR=$work/redis "$root/loadgen/scripts/redis.sh" start "$redis_port"
-redis_pid=$(<"$work/redis/$redis_port/redis.pid")
-server_pid=$redis_pid
-run_kv redis-get Redis 10 -- -backend redis -addr "127.0.0.1:$redis_port" -ratio 1:0 -populate=true
-run_kv redis-set Redis 10 -- -backend redis -addr "127.0.0.1:$redis_port" -ratio 0:1 -populate=false
-
-if [[ $refs == 1 ]]; then
-	if command -v redis-benchmark >/dev/null; then
-		log "reference: redis-benchmark -p $redis_port -P $depth -c $conns -t get,set -q -n $redis_bench_n -r $keys -d $value"
-		redis-benchmark -h 127.0.0.1 -p "$redis_port" -P "$depth" -c "$conns" -t get,set -q \
-			-n "$redis_bench_n" -r "$keys" -d "$value" 2>&1 | tr '\r' '\n' >"$work/redis-benchmark.out" || true
-		# Final lines look like "SET: 612745.12 requests per second, p50=2.263 msec".
-		sed -n 's/^\(GET\|SET\): \([0-9.]*\) requests per second\(, p50=\([0-9.]*\) msec\)\{0,1\}.*/\1\t\2\t\4/p' \
-			"$work/redis-benchmark.out" >"$raw/redis-benchmark.tsv"
-		if [[ -s $raw/redis-benchmark.tsv ]]; then
-			sed 's/^/    /' "$raw/redis-benchmark.tsv" >&2
-		else
-			log "WARNING: could not parse redis-benchmark output:"
-			tail -5 "$work/redis-benchmark.out" >&2
-			rm -f "$raw/redis-benchmark.tsv"
-		fi
+if want twitter-5k; then
+	twitter twitter-5k 5000 "$tw_duration" pequod-embedded pequod-loopback pequod-2clients pequod-push redis memcached postgres
+fi
+if want twitter-50k; then
+	if [[ $quick == 1 ]]; then
+		twitter twitter-50k 50000 "$tw50_duration" pequod-embedded redis
 	else
-		log "redis-benchmark not installed: no reference line"
+		twitter twitter-50k 50000 "$tw50_duration" pequod-embedded pequod-loopback pequod-push redis memcached postgres
 	fi
 fi
-echo "redis-server port=$redis_port $(proc_usage "$redis_pid")" >>"$raw/servers.txt"
-log "stopping redis-server"
-REDIS_RUN_DIR=$work/redis "$root/loadgen/scripts/redis.sh" stop "$redis_port"
-redis_port=
+if want hn; then
+	hn pequod-embedded pequod-loopback pequod-pages redis postgres
+fi
+if want kv; then
+	kv
+fi
 
-# ---------------------------------------------------------------- report
-log "writing results/kv.md, kv.dat, kv.gp"
-go run ./loadgen/kvreport -dir "$results"
-if ! command -v gnuplot >/dev/null && command -v apt-get >/dev/null && [[ $(id -u) -eq 0 ]]; then
-	log "gnuplot not found; installing Debian's gnuplot-nox"
-	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnuplot-nox; } >&2 ||
-		log "could not install gnuplot"
-fi
-if command -v gnuplot >/dev/null && (cd "$results" && gnuplot kv.gp) 2>"$work/gnuplot.err" && [[ -s $results/kv.png ]]; then
-	log "wrote results/kv.png with gnuplot"
-else
-	[[ -s $work/gnuplot.err ]] && sed 's/^/    gnuplot: /' "$work/gnuplot.err" >&2
-	log "drawing results/kv.png with the built-in renderer (loadgen/kvreport -png)"
-	go run ./loadgen/kvreport -dir "$results" -png
-fi
-{
-	echo
-	echo "Servers (CPU seconds over both runs, peak RSS, exit status; log lines other than start/stop):"
-	echo
-	echo '```'
-	cat "$raw/servers.txt"
-	echo '```'
-} >>"$results/kv.md"
-log "done: results/kv.md, results/kv.png, raw results in results/raw/"
-cat "$results/kv.md"
+log "all runs done in $((SECONDS - t0)) s; writing results/README.md and charts"
+go run ./loadgen/benchreport -dir "$results"
+log "done: results/README.md, results/*.png, raw results in results/raw/"

@@ -49,7 +49,7 @@ func TestKVFlags(t *testing.T) {
 	}
 
 	for _, bad := range [][]string{
-		{"-backend", "memcached"},
+		{"-backend", "nosuch"},
 		{"-ratio", "1"}, {"-ratio", "0:0"}, {"-ratio", "-1:2"}, {"-ratio", "a:b"},
 		{"-conns", "0"}, {"-depth", "-1"}, {"-keys", "0"}, {"-value", "0"},
 		{"-duration", "0s"}, {"-requests", "-5"},

@@ -2,6 +2,11 @@
 //
 //	pequod timeline [flags]   run the embedded single-process timeline workload (the default job)
 //	pequod join [flags] TEXT  parse a join and print its canonical form and structure
+//	pequod serve -l=PORT      run a server
+//	pequod twitternew [flags] the Twitter timeline workload (apps.md §2), embedded or against -c HOST:PORT
+//	pequod hn [flags]         the Hacker News workload (apps.md §5)
+//	pequod kv [flags]         get/set load against Pequod, Redis or memcached
+//	pequod aggregate DIR      merge the output_app_*.json of several client groups (server.md §5.5)
 //
 // Results are JSON on stdout; progress and logs go to stderr. SIGINT and
 // SIGTERM stop a running job cleanly.
@@ -36,6 +41,12 @@ func run(ctx context.Context, args []string) int {
 		err = runServe(ctx, args[1:], os.Stdout, os.Stderr)
 	case "kv":
 		err = runKV(ctx, args[1:], os.Stdout, os.Stderr)
+	case "twitternew":
+		err = runTwitternew(ctx, args[1:], os.Stdout, os.Stderr)
+	case "hn":
+		err = runHN(ctx, args[1:], os.Stdout, os.Stderr)
+	case "aggregate":
+		err = runAggregate(args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return 0
@@ -56,5 +67,9 @@ subcommands:
   timeline   embedded single-process timeline workload; JSON results on stdout (default)
   join       parse a join specification and print it as JSON
   serve      run the Pequod server: pequod serve -l=PORT [-partitions N] [-loops N] ...
-  kv         get/set load generator: pequod kv -backend pequod|redis [-addr H:P | -embedded] [-conns 50 -depth 32 ...]
+  kv         get/set load generator: pequod kv -backend pequod|redis|memcached [-addr H:P | -embedded] [-conns 50 -depth 32 ...]
+  twitternew Twitter timelines (apps.md §2): embedded by default, -c HOST:PORT for a server,
+             --push [--redis|--memcached] or --dbshim for the baselines
+  hn         Hacker News karma and pages (apps.md §5): embedded, -c HOST:PORT, --redis or --pg
+  aggregate  pequod aggregate DIR: merge several client groups' output_app_*.json (server.md §5.5)
 `
