@@ -498,7 +498,7 @@ func mergeScans(lists [][]string) []string {
 // mergeStats sums partition statistics; tables are merged by name. Process
 // figures (RSS, CPU) are the process's, so they are taken once.
 func mergeStats(all []engine.Stats) engine.Stats {
-	var m engine.Stats
+	m := engine.Stats{Lanes: len(all)}
 	tables := map[string]*engine.TableStats{}
 	for i, s := range all {
 		if i == 0 {
