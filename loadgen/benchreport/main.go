@@ -23,7 +23,8 @@
 //     an aggregate_output_app.json (or a directory of output_app_*.json,
 //     aggregated in memory). Table: wall s, checks/s, posts/s,
 //     nposts_read, nfull, CPU; chart: checks/s. The systems check the
-//     same timelines, so a disagreement on nposts_read is flagged with ⚠
+//     same timelines, so a run whose nposts_read differs from the first
+//     single-group run's is flagged with ⚠
 //     as a correctness finding.
 //   - hn*: an hn output JSON (or aggregate). Table: ops/s (iterations =
 //     nread + npost per wall s), nread, nvote, ncomment, wall s, CPU, and

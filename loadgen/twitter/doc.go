@@ -8,8 +8,8 @@
 // logs) is back-end independent and talks to a store through Backend. The
 // Pequod back end (NewPequod) maintains timelines with a cache join (lazy,
 // pull, eager, celebrity modes) or lets the client fan posts out (push mode,
-// §3.1); other engineers implement Redis, memcached and PostgreSQL back ends
-// against the same interface.
+// §3.1); loadgen/shim/redis, loadgen/shim/memcached and
+// loadgen/shim/postgres implement the baselines against the same interface.
 //
 // A run is driven from one goroutine through an async.Loop: requests are
 // pipelined, their completions run back on the run's goroutine, so the
@@ -17,6 +17,15 @@
 // generators with the §6 seeds (populate 112181+groupid, active selection
 // 13918+groupid, run 13+groupid), so the same parameters give the same
 // operation stream and, with one group, the same counters every run.
+//
+// One deliberate addition to the original: before a timeline check over
+// times before T, the run waits until every post it issued with a time
+// before T has completed (fan-out included). The posts are at least SKEW
+// ticks old, so the wait is rare; it makes nposts_read a function of the op
+// stream instead of request interleaving (§6), so embedded and network runs
+// agree and back ends can be compared post for post. Push-mode backfills
+// are not waited for: a check that overtakes one reads a stale timeline,
+// which is what client-managed timelines do.
 //
 // Typical use:
 //

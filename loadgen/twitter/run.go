@@ -49,6 +49,16 @@ type runner struct {
 	err      error // first asynchronous failure
 
 	rtt *rttLog // nil unless logging RTTs
+
+	// postsInFlight are the measured run's posts not yet complete (fan-out
+	// included), in issue order, i.e. by time; settle waits on them.
+	postsInFlight []*postInFlight
+}
+
+// postInFlight is one post of the run whose completion a check may await.
+type postInFlight struct {
+	time uint32
+	done bool
 }
 
 // Run executes one twitternew process (spec/apps.md §2.9): initialize,
@@ -369,14 +379,50 @@ func (r *runner) post(author, t uint32, done func()) {
 
 // backfill is §2.11 backfill(user, f, t): copy f's posts of the last login
 // window into user's timeline (Go fix, §2.12: into the subscriber).
-func (r *runner) backfill(user, f, t uint32) {
+// done runs when every copy is written.
+func (r *runner) backfill(user, f, t uint32, done func()) {
 	r.be.PostScan(f, t-LoginWindow, t, func(posts []Post, err error) {
 		r.fail(err)
 		r.res.NBackPosts += int64(len(posts))
+		left := len(posts)
+		if left == 0 {
+			done()
+			return
+		}
 		for _, p := range posts {
-			r.be.PushPost(user, f, p.Time, p.Value, r.fail)
+			r.be.PushPost(user, f, p.Time, p.Value, func(err error) {
+				r.fail(err)
+				if left--; left == 0 {
+					done()
+				}
+			})
 		}
 	})
+}
+
+// settle waits until every run post with time < end has completed (in
+// push mode with its fan-out): the posts a check over times before end
+// reads. The original issues the check regardless, so with deep
+// pipelining a check may overtake a post it should see, and nposts_read
+// then depends on request interleaving (apps.md §6). Waiting makes it a
+// function of the op stream, identical embedded and over the network and
+// across back ends — except where a back end is genuinely stale: a
+// client-push baseline's backfill after a subscribe is not waited for, so
+// a check that overtakes it reads the stale timeline, which is the point
+// of the comparison (Pequod's joins are never stale). The posts are at
+// least SKEW ticks old, so the wait is rare and short.
+func (r *runner) settle(end uint32) error {
+	ready := func() bool {
+		for len(r.postsInFlight) > 0 && r.postsInFlight[0].done {
+			r.postsInFlight[0] = nil
+			r.postsInFlight = r.postsInFlight[1:]
+		}
+		return len(r.postsInFlight) == 0 || r.postsInFlight[0].time >= end
+	}
+	if ready() {
+		return nil
+	}
+	return r.loop.Until(r.ctx, ready)
 }
 
 // timelineCheck issues a check of user over [beg, end) (§2.11); got gets
@@ -691,10 +737,12 @@ func (r *runner) updateProgress() (uint32, error) {
 func (r *runner) opPost(gen *mt.Rand) {
 	author := r.randUserPost(gen)
 	tick := r.currtime
-	var done func()
+	pf := &postInFlight{time: tick}
+	r.postsInFlight = append(r.postsInFlight, pf)
+	done := func() { pf.done = true }
 	if rtt := r.rtt; rtt != nil {
 		t0 := time.Now()
-		done = func() { rtt.record('p', time.Since(t0), tick, 0) }
+		done = func() { pf.done = true; rtt.record('p', time.Since(t0), tick, 0) }
 	}
 	r.post(author, tick, done)
 	r.res.NPosts++
@@ -710,7 +758,7 @@ func (r *runner) opSubscribe(gen *mt.Rand) {
 	r.managed(user).lastSubscribe = r.currtime
 	r.res.NSubscribes++
 	if r.p.Push {
-		r.backfill(user, poster, r.currtime)
+		r.backfill(user, poster, r.currtime, func() {})
 	}
 }
 
@@ -746,6 +794,9 @@ func (r *runner) opCheck() error {
 	}
 	now := r.currtime
 	end := now - Skew
+	if err := r.settle(end); err != nil {
+		return err
+	}
 	var beg uint32
 	if st.lastRead == 0 {
 		r.loggedIn = append(r.loggedIn, u)
