@@ -79,7 +79,10 @@ type Request struct {
 	// Delta and Initial are the INCREMENT/DECREMENT amounts.
 	Delta, Initial uint64
 	// Create makes an APPEND create a missing key (see the package
-	// comment).
+	// comment). The ADD retry is sent when the NOT_STORED answer
+	// arrives, so it runs after every request issued meanwhile: a read
+	// pipelined behind a creating APPEND can miss the value. Callers that
+	// need program order send ADD "" before the first APPEND instead.
 	Create bool
 }
 

@@ -15,7 +15,9 @@
 // Adapter rules (§3.3): a GET of a missing key reads as an empty value; an
 // APPEND to a missing key creates it (memcache.Request.Create: retried as
 // ADD, which unlike the original's SET cannot overwrite a list another
-// pipelined APPEND just created); a counter INCREMENT creates a missing
+// pipelined APPEND just created; the Twitter back end also sends ADD ""
+// before its first APPEND to a list, because the retry is sent behind
+// requests issued meanwhile, see Twitter); a counter INCREMENT creates a missing
 // counter at 1 in the same request (Initial 1, expiration 0) instead of the
 // original's INCREMENT-with-0xFFFFFFFF-then-SET "1", which loses increments
 // when two are pipelined. Any other non-success status is an error for the

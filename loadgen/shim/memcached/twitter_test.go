@@ -298,8 +298,9 @@ func TestTwitterCompletionsOnLoop(t *testing.T) {
 			ran++
 		})
 	}
-	if loop.Outstanding() != 100 {
-		t.Fatalf("outstanding %d", loop.Outstanding())
+	// 100 APPENDs plus the ADD that creates each of the 7 lists first.
+	if loop.Outstanding() != 107 {
+		t.Fatalf("outstanding %d, want 107", loop.Outstanding())
 	}
 	for range 100 {
 		runtime.Gosched()
@@ -354,4 +355,80 @@ func TestTwitterClose(t *testing.T) {
 		t.Fatal("dial to a closed port succeeded")
 	}
 	_ = fmt.Sprint(tw)
+}
+
+// TestTwitterCreateKeepsOrder issues, without waiting, the first append to
+// fresh lists followed at once by a read of the list. The read must see
+// the record: with the APPEND→ADD retry of memcache.Request.Create alone,
+// the ADD was sent behind the read, which then missed the record (the
+// cause of push runs reading fewer posts on memcached than on Pequod and
+// Redis: lost backfills and fan-outs).
+func TestTwitterCreateKeepsOrder(t *testing.T) {
+	needMemcached(t)
+	tw, loop := newTwitter(t, mcAddr)
+	const n = 200
+	pending := 0
+	var errs []error
+	fail := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	done := func(err error) { fail(err); pending-- }
+	for i := uint32(1); i <= n; i++ {
+		pending += 6
+		poster, follower, reader := i, 1000+i, 2000+i
+		tw.Post(poster, 100+i, tweet, false, done)
+		tw.PostScan(poster, 0, 1<<31, func(ps []twitter.Post, err error) {
+			if err == nil && len(ps) != 1 {
+				err = fmt.Errorf("post_scan p|%08d right after its first post: %d posts, want 1", poster, len(ps))
+			}
+			done(err)
+		})
+		tw.Subscribe(poster, follower, done)
+		tw.FollowerScan(poster, func(fs []uint32, err error) {
+			if err == nil && !slices.Equal(fs, []uint32{follower}) {
+				err = fmt.Errorf("follower_scan s|%08d right after its first subscribe: %v, want [%d]", poster, fs, follower)
+			}
+			done(err)
+		})
+		tw.PushPost(reader, poster, 100+i, tweet, done)
+		tw.Check(reader, 0, 1<<31, false, func(n int, _ []twitter.Entry, err error) {
+			if err == nil && n != 1 {
+				err = fmt.Errorf("check t|%08d right after its first push_post: %d entries, want 1", reader, n)
+			}
+			done(err)
+		})
+	}
+	if err := loop.Until(testCtx(t), func() bool { return pending == 0 }); err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range errs {
+		if i == 5 {
+			t.Errorf("... %d errors in all", len(errs))
+			break
+		}
+		t.Error(err)
+	}
+}
+
+// TestTwitterListsKeepDuplicates pins the §3.3 design the shim keeps: lists
+// are appended records, not sets, so a repeated subscribe stores the
+// follower twice (each later post is pushed twice) and a repeated push
+// (backfill of a post the follower already got) is a second entry. Pequod
+// and Redis store these idempotently, so memcached push runs can read more
+// posts than they do.
+func TestTwitterListsKeepDuplicates(t *testing.T) {
+	needMemcached(t)
+	tw, loop := newTwitter(t, mcAddr)
+	mustDo(t, loop, func(d func(error)) { tw.Subscribe(7, 8, d) })
+	mustDo(t, loop, func(d func(error)) { tw.Subscribe(7, 8, d) })
+	if fs := followers(t, tw, loop, 7); !slices.Equal(fs, []uint32{8, 8}) {
+		t.Errorf("followers after subscribing twice: %v, want [8 8]", fs)
+	}
+	mustDo(t, loop, func(d func(error)) { tw.PushPost(8, 7, 100, tweet, d) })
+	mustDo(t, loop, func(d func(error)) { tw.PushPost(8, 7, 100, tweet, d) })
+	if n, _ := checkTL(t, tw, loop, 8, 0, 200, false); n != 2 {
+		t.Errorf("check after the same push twice: %d, want 2", n)
+	}
 }
