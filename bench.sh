@@ -31,9 +31,10 @@
 #                               # PostgreSQL, no twitter-50k, short hn and kv
 #   ./bench.sh                  # the full comparison (about 15 minutes)
 #   ./bench.sh --only hn,kv     # some suites
-#   ./bench.sh --profile        # also a 5 s CPU profile of `pequod serve`
-#                               # during the loopback twitter run:
-#                               # results/raw/pequod-serve.cpu.pprof
+#   ./bench.sh --profile        # also CPU-profile `pequod serve` during the
+#                               # loopback twitter-5k and hn runs:
+#                               # results/raw/profile-<suite>.pprof and a
+#                               # top-30 listing beside it (.top.txt)
 #
 # Client and servers share the machine's cores; compare ratios, not absolute
 # numbers, and read the "other processes" column before trusting a run.
@@ -139,17 +140,18 @@ tree_ticks() {
 }
 
 # ------------------------------------------------------------------ servers
-# start_server KIND: starts a fresh server on a free port; sets port and
-# server_pid.
+# start_server KIND [CPUPROFILE]: starts a fresh server on a free port;
+# sets port and server_pid. A Pequod server writes a CPU profile of its whole
+# life to CPUPROFILE when given.
 start_server() {
 	local kind=$1
 	port=$(free_port)
 	case $kind in
 	pequod)
 		local logf=$raw/logs/pequod-serve-$port.log
-		local pprof=()
-		[[ $profile == 1 ]] && pprof=(-pprof "127.0.0.1:$((port + 1))")
-		"$pequod" serve -l="$port" -bind 127.0.0.1 "${pprof[@]}" 2>"$logf" &
+		local prof=()
+		[[ -n ${2:-} ]] && prof=(-cpuprofile "$2")
+		"$pequod" serve -l="$port" -bind 127.0.0.1 ${prof[@]+"${prof[@]}"} 2>"$logf" &
 		server_pid=$!
 		for _ in $(seq 1 100); do
 			grep -q '^listening on port' "$logf" 2>/dev/null && break
@@ -182,6 +184,22 @@ stop_current() { # stop_current KIND
 	done
 	started=(${keep[@]+"${keep[@]}"})
 	server_pid=
+}
+
+# profile_path SUITE: where --profile puts the server's CPU profile of the
+# suite's loopback run (nothing without --profile; only twitter-5k and hn).
+profile_path() {
+	[[ $profile == 1 && ($1 == twitter-5k || $1 == hn) ]] && echo "$raw/profile-$1.pprof"
+	return 0
+}
+
+# profile_top SUITE: a readable listing of the profile beside it.
+profile_top() {
+	local p
+	p=$(profile_path "$1")
+	[[ -n $p && -s $p ]] || return 0
+	go tool pprof -top -nodecount=30 "$pequod" "$p" >"${p%.pprof}.top.txt" 2>/dev/null &&
+		log "CPU profile of pequod serve: results/raw/profile-$1.pprof (top: results/raw/profile-$1.top.txt)"
 }
 
 # ------------------------------------------------------------------ runs
@@ -226,13 +244,10 @@ twitter() {
 			measure "$suite" "Pequod (embedded)" "$order" "$suite/pequod-embedded.json" -- "$pequod" "${common[@]}"
 			;;
 		pequod-loopback)
-			start_server pequod
-			if [[ $profile == 1 && $suite == twitter-5k ]]; then
-				(sleep 2 && curl -s -o "$raw/pequod-serve.cpu.pprof" "http://127.0.0.1:$((port + 1))/debug/pprof/profile?seconds=5" &&
-					log "CPU profile: results/raw/pequod-serve.cpu.pprof (go tool pprof -top results/raw/pequod-serve.cpu.pprof)") &
-			fi
+			start_server pequod "$(profile_path "$suite")"
 			measure "$suite" "Pequod (loopback)" "$order" "$suite/pequod-loopback.json" -- "$pequod" "${common[@]}" -c "127.0.0.1:$port"
 			stop_current pequod
+			profile_top "$suite"
 			;;
 		pequod-2clients)
 			start_server pequod
@@ -288,9 +303,10 @@ hn() {
 			measure $suite "Pequod (embedded)" "$order" "$suite/pequod-embedded.json" -- "$pequod" "${common[@]}"
 			;;
 		pequod-loopback)
-			start_server pequod
+			start_server pequod "$(profile_path "$suite")"
 			measure $suite "Pequod (loopback)" "$order" "$suite/pequod-loopback.json" -- "$pequod" "${common[@]}" -c "127.0.0.1:$port"
 			stop_current pequod
+			profile_top "$suite"
 			;;
 		pequod-pages)
 			start_server pequod

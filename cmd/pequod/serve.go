@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"runtime"
+	pprofruntime "runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +62,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := fs.String("log-level", "info", "log `level` (debug, info, warn, error); logs go to stderr")
 	maxFrame := fs.Int("max-frame", wire.DefaultMaxFrameBytes, "largest accepted request in `bytes`; a larger one closes its connection")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole serving time to `file` (read it with go tool pprof)")
 	_ = fs.Int("round-robin", 0, "accepted for compatibility and ignored (spec/server.md §1.4)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -90,6 +93,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := killExisting(ctx, port, errw); err != nil {
 			return err
 		}
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		if err := pprofruntime.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer func() {
+			pprofruntime.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				log.Warn("cpu profile", zap.Error(err))
+			}
+		}()
 	}
 
 	if *pprofAddr != "" {
