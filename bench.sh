@@ -85,6 +85,7 @@ export MEMCACHED_ARGS="-I 128m" MEMCACHED_MEMORY_MB=8192
 hz=$(getconf CLK_TCK)
 started=()   # "kind port pid" of running servers, for cleanup
 server_pid=  # the server process of the current run (CPU accounting)
+partfunc=default # the Pequod servers' partition function (set per suite)
 
 stop_server() { # stop_server KIND PORT PID
 	local kind=$1 port=$2 pid=$3
@@ -141,8 +142,9 @@ tree_ticks() {
 
 # ------------------------------------------------------------------ servers
 # start_server KIND [CPUPROFILE]: starts a fresh server on a free port;
-# sets port and server_pid. A Pequod server writes a CPU profile of its whole
-# life to CPUPROFILE when given.
+# sets port and server_pid. A Pequod server is partitioned by $partfunc (the
+# application's function, as the paper's servers get with -P) and writes a
+# CPU profile of its whole life to CPUPROFILE when given.
 start_server() {
 	local kind=$1
 	port=$(free_port)
@@ -151,7 +153,7 @@ start_server() {
 		local logf=$raw/logs/pequod-serve-$port.log
 		local prof=()
 		[[ -n ${2:-} ]] && prof=(-cpuprofile "$2")
-		"$pequod" serve -l="$port" -bind 127.0.0.1 ${prof[@]+"${prof[@]}"} 2>"$logf" &
+		"$pequod" serve -l="$port" -bind 127.0.0.1 -partfunc "$partfunc" ${prof[@]+"${prof[@]}"} 2>"$logf" &
 		server_pid=$!
 		for _ in $(seq 1 100); do
 			grep -q '^listening on port' "$logf" 2>/dev/null && break
@@ -235,6 +237,10 @@ measure() {
 twitter() {
 	local suite=$1 nusers=$2 duration=$3; shift 3
 	local common=(twitternew --nusers="$nusers" --duration="$duration" --no-binary --verbose)
+	# Text keys: the servers partition by twitternew-text (apps.md §2.4), so a
+	# user's s| and t| keys share a partition and a check never overtakes
+	# that user's own subscribe.
+	partfunc=twitternew-text
 	local sys order=0
 	for sys in "$@"; do
 		order=$((order + 1))
@@ -293,6 +299,7 @@ twitter() {
 
 hn() {
 	local suite=hn
+	partfunc=hackernews
 	local common=(hn --hnusers=$((hn_articles / 10)) --narticles="$hn_articles" --nops="$hn_ops" --vote_rate=10 --comment_rate=5)
 	local sys order=0
 	for sys in "$@"; do

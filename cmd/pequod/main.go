@@ -1,9 +1,9 @@
 // Command pequod is Pequod-Go's single binary. Subcommands:
 //
-//	pequod timeline [flags]   run the embedded single-process timeline workload (the default job)
+//	pequod [twitternew] [flags] the Twitter timeline workload (apps.md §2), embedded or against -c HOST:PORT (the default)
+//	pequod timeline [flags]   an embedded timeline workload that checks every timeline against a from-scratch computation
 //	pequod join [flags] TEXT  parse a join and print its canonical form and structure
 //	pequod serve -l=PORT      run a server
-//	pequod twitternew [flags] the Twitter timeline workload (apps.md §2), embedded or against -c HOST:PORT
 //	pequod hn [flags]         the Hacker News workload (apps.md §5)
 //	pequod kv [flags]         get/set load against Pequod, Redis or memcached
 //	pequod aggregate DIR      merge the output_app_*.json of several client groups (server.md §5.5)
@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -28,8 +29,10 @@ func main() {
 
 // run dispatches a subcommand and returns the process exit status.
 func run(ctx context.Context, args []string) int {
-	if len(args) == 0 {
-		args = []string{"timeline"}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		// Like the original pqserver, no subcommand runs twitternew
+		// (apps.md §1); flags alone are twitternew's.
+		args = append([]string{"twitternew"}, args...)
 	}
 	var err error
 	switch args[0] {
@@ -64,12 +67,12 @@ func run(ctx context.Context, args []string) int {
 const usage = `usage: pequod <subcommand> [flags]
 
 subcommands:
-  timeline   embedded single-process timeline workload; JSON results on stdout (default)
+  twitternew Twitter timelines (apps.md §2), the default: embedded, or -c HOST:PORT for a server,
+             --push [--redis|--memcached] or --dbshim for the baselines
+  timeline   embedded timeline workload that checks timelines against a from-scratch computation
   join       parse a join specification and print it as JSON
   serve      run the Pequod server: pequod serve -l=PORT [-partitions N] [-loops N] ...
   kv         get/set load generator: pequod kv -backend pequod|redis|memcached [-addr H:P | -embedded] [-conns 50 -depth 32 ...]
-  twitternew Twitter timelines (apps.md §2): embedded by default, -c HOST:PORT for a server,
-             --push [--redis|--memcached] or --dbshim for the baselines
   hn         Hacker News karma and pages (apps.md §5): embedded, -c HOST:PORT, --redis or --pg
   aggregate  pequod aggregate DIR: merge several client groups' output_app_*.json (server.md §5.5)
 `

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/pequod-go/pequod/loadgen/async"
 	"github.com/pequod-go/pequod/loadgen/twitter"
@@ -207,6 +208,19 @@ func runTwitternew(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	if !opts.Params.Verbose {
+		// A short progress line even when not --verbose (which adds the
+		// spec's percentages and graph statistics).
+		where := "an in-process server"
+		if opts.Backend != "" && opts.Backend != "pequod" {
+			where = opts.Backend
+		} else if opts.Client != "" {
+			where = opts.Client
+		}
+		fmt.Fprintf(stderr, "twitternew: %d users, %d ticks against %s (group %d of %d); --verbose for progress\n",
+			opts.Params.NUsers, opts.Params.Duration, where, opts.Params.GroupID, max(1, opts.Params.NGroups))
+	}
+	start := time.Now()
 	res, err := twitter.Run(ctx, opts.Params, be, loop, stderr)
 	cerr := be.Close()
 	if err != nil {
@@ -220,6 +234,10 @@ func runTwitternew(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if !res.Executed {
 		return nil
+	}
+	if !opts.Params.Verbose {
+		fmt.Fprintf(stderr, "twitternew: done in %.1f s: %d checks read %d posts; measured phase %.2f s\n",
+			time.Since(start).Seconds(), res.NChecks, res.NPostsRead, res.WallTime)
 	}
 	out, err := res.Indented()
 	if err != nil {
