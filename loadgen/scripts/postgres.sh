@@ -44,7 +44,9 @@ dir=$run_dir/$port
 data=$dir/data
 logfile=$dir/postgres.log
 dbname=${PG_DBNAME:-pequod}
-log() { echo "postgres.sh: $*" >&2; }
+name=postgres.sh
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ $(id -u) -eq 0 ]]; then
 	pg_user=${PG_OS_USER:-postgres}
@@ -79,31 +81,16 @@ find_bindir() { # prints the directory holding initdb, postgres and pg_ctl
 	return 1
 }
 
-apt_updated=
-apt_install() { # apt_install PACKAGE...: install Debian packages, apt-get update once
-	if ! command -v apt-get >/dev/null; then
-		return 1
-	fi
-	local sudo=
-	if [[ $(id -u) -ne 0 ]]; then
-		command -v sudo >/dev/null || return 1
-		sudo="sudo -n"
-	fi
-	# Keep postgresql-common from creating (and starting) its own `main`
-	# cluster on port 5432: we only want the binaries.
+# Before installing: keep postgresql-common from creating (and starting)
+# its own `main` cluster on port 5432; we only want the binaries.
+no_main_cluster() {
+	local sudo=$1
 	if [[ ! -e /etc/postgresql-common/createcluster.conf ]]; then
 		$sudo mkdir -p /etc/postgresql-common &&
-			echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.conf >/dev/null || true
+			echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.conf >/dev/null
 	fi
-	if [[ -z $apt_updated ]]; then
-		log "apt-get update"
-		$sudo apt-get update -qq >&2 || return 1
-		apt_updated=1
-	fi
-	log "apt-get install -y $*"
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >&2 || return 1
 }
+apt_before=no_main_cluster
 
 # client BINARY: a client program from the server's bin dir, else from PATH.
 client() {

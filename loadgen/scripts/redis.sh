@@ -19,26 +19,9 @@ cmd=$1 port=$2
 run_dir=${REDIS_RUN_DIR:-${TMPDIR:-/tmp}/pequod-redis}
 dir=$run_dir/$port
 pidfile=$dir/redis.pid
-log() { echo "redis.sh: $*" >&2; }
-
-apt_updated=
-apt_install() { # apt_install PACKAGE...: install Debian packages, apt-get update once
-	if ! command -v apt-get >/dev/null; then
-		return 1
-	fi
-	local sudo=
-	if [[ $(id -u) -ne 0 ]]; then
-		command -v sudo >/dev/null || return 1
-		sudo="sudo -n"
-	fi
-	if [[ -z $apt_updated ]]; then
-		log "apt-get update"
-		$sudo apt-get update -qq >&2 || return 1
-		apt_updated=1
-	fi
-	log "apt-get install -y $*"
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >&2 || return 1
-}
+name=redis.sh
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ping_ok() {
 	if command -v redis-cli >/dev/null; then
@@ -51,23 +34,9 @@ ping_ok() {
 	fi
 }
 
-running_pid() {
-	[[ -f $pidfile ]] || return 1
-	local pid
-	pid=$(<"$pidfile")
-	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
 case $cmd in
 start)
-	if ! command -v redis-server >/dev/null; then
-		log "redis-server not found; installing Debian's redis-server"
-		if ! apt_install redis-server redis-tools || ! command -v redis-server >/dev/null; then
-			log "ERROR: redis-server is not installed and could not be installed (need apt-get and root or sudo)."
-			log "Install it by hand (apt-get install redis-server) or put redis-server on PATH."
-			exit 3
-		fi
-	fi
+	require redis-server redis-server redis-tools
 	if pid=$(running_pid); then
 		log "already running on port $port (pid $pid)"
 		exit 0
@@ -84,49 +53,9 @@ start)
 		</dev/null >/dev/null 2>&1 &
 	pid=$!
 	echo "$pid" >"$pidfile"
-	for _ in $(seq 1 100); do
-		if ping_ok; then
-			log "started redis-server $(redis-server --version | grep -o 'v=[^ ]*' || true) on 127.0.0.1:$port (pid $pid)"
-			exit 0
-		fi
-		if ! kill -0 "$pid" 2>/dev/null; then
-			log "ERROR: redis-server exited at start; log:"
-			tail -n 20 "$dir/redis.log" >&2 || true
-			rm -f "$pidfile"
-			exit 1
-		fi
-		sleep 0.1
-	done
-	log "ERROR: redis-server did not answer PING on port $port within 10 s"
-	kill "$pid" 2>/dev/null || true
-	rm -f "$pidfile"
-	exit 1
+	await_start "$pid" "$dir/redis.log" "redis-server $(redis-server --version | grep -o 'v=[^ ]*' || true)"
 	;;
-stop)
-	if ! pid=$(running_pid); then
-		rm -f "$pidfile"
-		log "not running on port $port"
-		exit 0
-	fi
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "redis-server (pid $pid) ignored SIGTERM; sending SIGKILL"
-		kill -9 "$pid" 2>/dev/null || true
-	fi
-	rm -rf "$dir"
-	log "stopped redis-server on port $port (pid $pid)"
-	;;
-status)
-	if pid=$(running_pid) && ping_ok; then
-		echo "running on 127.0.0.1:$port (pid $pid)"
-	else
-		echo "not running on port $port"
-		exit 1
-	fi
-	;;
+stop) stop_recorded ;;
+status) status_recorded ;;
 *) usage ;;
 esac
