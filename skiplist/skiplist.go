@@ -7,11 +7,12 @@
 // and the empty key are all ordinary keys.
 //
 // The store is built on github.com/huandu/skiplist with a comparator of its
-// own: a key's score (huandu's float64 ordering hint) encodes 62 bits of the
-// key read big-endian as an order-preserving float64, so the score never
-// disagrees with bytewise order and most comparisons never look at the key
-// bytes. In a store split into subtables the score is taken from the bytes
-// after the shared prefix, where the keys of one subtable differ.
+// own: a key's score (huandu's float64 ordering hint) is an order-preserving
+// float64 of the key's first bytes (about 15 decimal digits or 6 other
+// bytes; see textScore), so the score never disagrees with bytewise order
+// and most comparisons never look at the key bytes. In a store split into
+// subtables the score is taken from the bytes after the shared prefix, where
+// the keys of one subtable differ.
 //
 // A Store is not safe for concurrent mutation. Any number of goroutines may
 // read it at once (Get, Seek, First, Count, Range and iteration) as long as
@@ -60,13 +61,60 @@ func (*keyOrder[V]) Compare(lhs, rhs any) int {
 // CalcScore returns the key's score within its list; see keyScore.
 func (o *keyOrder[V]) CalcScore(key any) float64 { return o.keyScore(keyOf[V](key)) }
 
-// keyScore is score of the key without the list's shared prefix. Dropping a
-// common prefix preserves the order of the keys that share it.
+// keyScore is textScore of the key without the list's shared prefix.
+// Dropping a common prefix preserves the order of the keys that share it.
 func (o *keyOrder[V]) keyScore(k string) float64 {
-	return score(k[min(o.off, len(k)):])
+	return textScore(k[min(o.off, len(k)):])
 }
 
-// score maps a key to the float64 huandu compares before calling Compare.
+// textCode holds each byte's code for textScore: the code in the low bits,
+// its length (4 or 10) in bits 12 and up. Decimal digits get 4-bit codes
+// 0001..1010; bytes below '0' get 0000 and 6 bits of b; bytes above '9'
+// get 1011..1111 and 6 bits of b-':'. The code is alphabetic (codes order as
+// the bytes do) and prefix-free (no code is a prefix of another).
+var textCode = func() (t [256]uint16) {
+	for b := range t {
+		switch {
+		case b < '0':
+			t[b] = 10<<12 | uint16(b)
+		case b <= '9':
+			t[b] = 4<<12 | uint16(b-'0'+1)
+		default:
+			t[b] = 10<<12 | (11<<6 + uint16(b-':'))
+		}
+	}
+	return t
+}()
+
+// textScore is the score of the key lists. Like score it is an
+// order-preserving float64 of the key's first 62 bits, but of the key's
+// bytes encoded by textCode rather than of the raw bytes, so a key made of
+// decimal digits has about 15 of them in its score instead of 8. Keys that
+// hold decimal ids and times (the text workloads' keys) then rarely share a
+// score, and comparisons rarely read key bytes; other bytes take 10 bits,
+// so about 6 of them count. An alphabetic prefix-free code maps bytewise
+// order to bitwise order of the encodings (a key that is a proper prefix of
+// another encodes as a prefix of its encoding), and truncating to 62 bits
+// and zero-padding keeps that order non-strict, as score's.
+func textScore(k string) float64 {
+	var x uint64
+	n := 0 // bits of x filled, from the top
+	for i := 0; i < len(k); i++ {
+		c := textCode[k[i]]
+		l := int(c >> 12)
+		v := uint64(c & 0x3ff)
+		if n+l >= 64 {
+			x |= v >> (n + l - 64)
+			break
+		}
+		x |= v << (64 - n - l)
+		n += l
+	}
+	return math.Float64frombits(x>>2 + 1<<52)
+}
+
+// score maps a key to the float64 huandu compares before calling Compare in
+// the list of subtable prefixes (key lists use textScore).
 // It takes the first 8 bytes of the key read big-endian, zero-padded, drops
 // the low 2 bits and adds 2^52. A truncated zero-padded prefix never
 // decreases as keys grow bytewise, and the result x lies in [2^52, 2^62+2^52),
@@ -260,17 +308,53 @@ func less[V any](e *hs.Element, key string, sc float64) bool {
 // seekList returns the first element of l whose key is >= key (score sc), or
 // nil. It walks huandu's element links itself, so it boxes nothing (the key
 // does not escape) and compares scores inline. Keys past the last one (new
-// keys appended) and before the first are answered in O(1); otherwise it is
-// a finger search from the front: along each element's top level while that
-// stays before key, then down. (huandu's Find starts at the list head, but
-// boxing the key for it allocates and makes the key escape. The climb from
-// the front adds steps, but through the same tall elements every time,
-// which stay cached: 1M random inserts measured no slower than with Find.)
+// keys appended) are answered in O(1). Otherwise it is a finger search from
+// the back, since the keys sought (timeline tails, new keys a little older
+// than the newest) mostly lie near the end: it climbs back along each
+// element's top level (PrevLevel of the top level is a field read) while
+// that stays >= key, to an element x whose predecessor at that level, p,
+// is < key, and then searches forward from p below x's top level. That
+// costs O(log d) steps for a key d elements from the end. If the climb
+// reaches the first element of its height, the search continues from the
+// front the same way.
 func seekList[V any](l *hs.SkipList, key string, sc float64) *hs.Element {
-	b := l.Back()
-	if b == nil || less[V](b, key, sc) {
+	x := l.Back()
+	if x == nil || less[V](x, key, sc) {
 		return nil // past the end: the common case of a new key
 	}
+	// x >= key. Climb back while the previous element at x's top level is
+	// still >= key.
+	var p *hs.Element
+	for {
+		p = x.PrevLevel(x.Level() - 1)
+		if p == nil || less[V](p, key, sc) {
+			break
+		}
+		x = p
+	}
+	if p == nil {
+		return seekFront[V](l, key, sc)
+	}
+	// p < key <= x, and p.NextLevel(x.Level()-1) == x: search down from p.
+	e := p
+	for i := x.Level() - 2; i >= 0; i-- {
+		for {
+			nx := e.NextLevel(i)
+			if nx == x || !less[V](nx, key, sc) {
+				break
+			}
+			e = nx
+		}
+	}
+	return e.Next()
+}
+
+// seekFront returns the first element of the non-empty list l whose key is
+// >= key (score sc), which must exist. It is a finger search from the
+// front: along each element's top level while that stays before key, then
+// down. (huandu's Find starts at the list head, but boxing the key for it
+// allocates and makes the key escape.)
+func seekFront[V any](l *hs.SkipList, key string, sc float64) *hs.Element {
 	e := l.Front()
 	if !less[V](e, key, sc) {
 		return e
@@ -547,10 +631,70 @@ func (s *Store[V]) Count(first, last string) int {
 		return 0
 	}
 	c := 0
-	for it := s.Seek(first); it.Valid() && it.Key() < last; it.Next() {
-		c++
+	it := s.Seek(first)
+	for it.e != nil {
+		g := it.g.Key().(*sub)
+		switch s.bound(g, last) {
+		case boundAll:
+			for e := it.e; e != nil; e = e.Next() {
+				c++
+			}
+		case boundNone:
+			return c
+		default: // boundIn: last shares g's prefix; no later key is < last
+			// Seek last too (both mostly lie near the end of g, where the
+			// search is short and its path is cached by the first), then
+			// count back from it: a predecessor link is a field of the
+			// element, while a successor link also needs a read of its
+			// level slice.
+			e := seekList[V](&g.list, last, s.ord.keyScore(last))
+			if e == nil {
+				c++
+				e = g.list.Back()
+			}
+			for ; e != it.e; e = e.Prev() {
+				c++
+			}
+			return c
+		}
+		it.nextGroup()
 	}
 	return c
+}
+
+// Relations of a bound key to a group's keys; see bound.
+const (
+	boundIn   = iota // last sorts among g's keys; every later group's are > last
+	boundAll         // every key of g is < last
+	boundNone        // every key of g is >= last
+)
+
+// bound tells how the exclusive upper bound last relates to the keys of
+// group g, all of which start with g.prefix, so that walks need compare
+// keys with last only in the group that last splits, and there by score
+// first (last then shares the group's prefix, so keyScore(last) is in the
+// list's terms).
+func (s *Store[V]) bound(g *sub, last string) int {
+	p := g.prefix
+	if !strings.HasPrefix(last, p) {
+		// last differs from p within len(p) bytes (or is a proper prefix of
+		// p, hence smaller): every key with prefix p is on one side.
+		if last < p {
+			return boundNone
+		}
+		return boundAll
+	}
+	if len(p) < s.cut {
+		// A group of one key shorter than cut: p itself.
+		if p < last {
+			return boundAll
+		}
+		return boundNone
+	}
+	// last has the full cut prefix p: a later group's prefix is > p, and
+	// differs from p (so from last) within cut bytes, so all its keys are
+	// > last.
+	return boundIn
 }
 
 // Range calls fn for each key k with first <= k < last, in ascending order,
@@ -560,11 +704,30 @@ func (s *Store[V]) Range(first, last string, fn func(key string, v V) bool) {
 	if last <= first {
 		return
 	}
-	for it := s.Seek(first); it.Valid(); it.Next() {
-		n := it.e.Key().(*node[V])
-		if n.key >= last || !fn(n.key, n.val) {
+	it := s.Seek(first)
+	for it.e != nil {
+		g := it.g.Key().(*sub)
+		switch s.bound(g, last) {
+		case boundAll:
+			for e := it.e; e != nil; e = e.Next() {
+				n := e.Key().(*node[V])
+				if !fn(n.key, n.val) {
+					return
+				}
+			}
+		case boundNone:
+			return
+		default:
+			sc := s.ord.keyScore(last)
+			for e := it.e; e != nil && less[V](e, last, sc); e = e.Next() {
+				n := e.Key().(*node[V])
+				if !fn(n.key, n.val) {
+					return
+				}
+			}
 			return
 		}
+		it.nextGroup()
 	}
 }
 
