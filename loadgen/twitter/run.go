@@ -400,6 +400,14 @@ func (r *runner) backfill(user, f, t uint32, done func()) {
 	})
 }
 
+// prunePosts drops the completed posts at the head of postsInFlight.
+func (r *runner) prunePosts() {
+	for len(r.postsInFlight) > 0 && r.postsInFlight[0].done {
+		r.postsInFlight[0] = nil
+		r.postsInFlight = r.postsInFlight[1:]
+	}
+}
+
 // settle waits until every run post with time < end has completed (in
 // push mode with its fan-out): the posts a check over times before end
 // reads. The original issues the check regardless, so with deep
@@ -413,10 +421,7 @@ func (r *runner) backfill(user, f, t uint32, done func()) {
 // least SKEW ticks old, so the wait is rare and short.
 func (r *runner) settle(end uint32) error {
 	ready := func() bool {
-		for len(r.postsInFlight) > 0 && r.postsInFlight[0].done {
-			r.postsInFlight[0] = nil
-			r.postsInFlight = r.postsInFlight[1:]
-		}
+		r.prunePosts()
 		return len(r.postsInFlight) == 0 || r.postsInFlight[0].time >= end
 	}
 	if ready() {
@@ -737,6 +742,8 @@ func (r *runner) updateProgress() (uint32, error) {
 func (r *runner) opPost(gen *mt.Rand) {
 	author := r.randUserPost(gen)
 	tick := r.currtime
+	// Pruned here too, so runs without checks (pactive 0) keep it short.
+	r.prunePosts()
 	pf := &postInFlight{time: tick}
 	r.postsInFlight = append(r.postsInFlight, pf)
 	done := func() { pf.done = true }
