@@ -466,3 +466,42 @@ func TestOpenLoop(t *testing.T) {
 		t.Errorf("nposts %d at postrate 200 for 1 s", r.NPosts)
 	}
 }
+
+// TestPipelinedChecksReadTheSamePosts: in a run longer than 2 x SKEW the
+// checks read posts during the run, fully pipelined, and embedded and TCP
+// runs read exactly the same posts as a run drained after every op. (At
+// this size the pipeline never gets SKEW ticks deep, so this does not
+// isolate settle; the 5k-user bench runs did: without it loopback read 10
+// to 20 posts fewer than embedded.)
+func TestPipelinedChecksReadTheSamePosts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	p := smallParams()
+	p.Duration = 2*int(Skew) + 20000
+	p.PopDuration = 0
+	p.Binary = false
+	embedded := runEmbedded(t, p)
+	addr := startNetServer(t, p.Binary)
+	conn, err := pqclient.Dial(context.Background(), addr, async.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	network := runOn(t, p, conn, false)
+	q := p
+	q.Synchronous = 1
+	drained := runEmbedded(t, q)
+	if embedded.NChecks == 0 || embedded.NPostsRead == 0 {
+		t.Fatalf("run did no work: %+v", embedded.Counters())
+	}
+	for name, r := range map[string]*Result{"network": network, "drained": drained} {
+		if r.Counters() != embedded.Counters() {
+			t.Errorf("%s counters %v, embedded %v", name, r.Counters(), embedded.Counters())
+		}
+	}
+	// The checks during the run (not only the final scan) read posts: a run
+	// with the same ops but no run-time reads would read fewer.
+	if embedded.NPostsRead <= int64(embedded.NPosts) {
+		t.Errorf("nposts_read %d with %d posts: checks read too little", embedded.NPostsRead, embedded.NPosts)
+	}
+}
