@@ -1,7 +1,6 @@
 package memcached
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,14 +10,7 @@ import (
 	"github.com/pequod-go/pequod/loadgen/async"
 	"github.com/pequod-go/pequod/loadgen/hn"
 	"github.com/pequod-go/pequod/loadgen/memcache"
-)
-
-// HN values (apps.md §5.2): article and comment texts.
-const (
-	articleText = "lalalalaxx"
-	commentText = "calalalaxx"
-	// commentSep terminates each entry of an ac| list (apps.md §5.6).
-	commentSep = 0xAD
+	"github.com/pequod-go/pequod/loadgen/shim/hashhn"
 )
 
 // HNConfig carries the hn parameters that decide whether the memcached back
@@ -91,12 +83,8 @@ func (h *HN) Initialize(ctx context.Context) error { return nil }
 // PostPopulate does nothing: karma is maintained eagerly.
 func (h *HN) PostPopulate(ctx context.Context) error { return nil }
 
-func hnKey(prefix string, id uint32) []byte {
-	return strconv.AppendUint([]byte(prefix), uint64(id), 10)
-}
-
 func (h *HN) incrKarma(author uint32, op string, g *gather) {
-	h.cn.send(memcache.Request{Op: memcache.OpIncrement, Key: hnKey("k|", author), Delta: 1, Initial: 1},
+	h.cn.send(memcache.Request{Op: memcache.OpIncrement, Key: hashhn.Key("k|", author), Delta: 1, Initial: 1},
 		func(call *memcache.Call) { g.finish(check(call, op)) })
 }
 
@@ -108,9 +96,8 @@ func (h *HN) appendTo(key, v []byte, op string, g *gather) {
 // PostArticle stores a|aid and counts the author's self-vote in k|author.
 func (h *HN) PostArticle(author, aid uint32, karma int64, done func(error)) {
 	g := &gather{n: 2, done: done}
-	v := strconv.AppendUint(nil, uint64(author), 10)
-	v = append(append(v, '|'), articleText...)
-	h.cn.send(memcache.Request{Op: memcache.OpSet, Key: hnKey("a|", aid), Value: v},
+	v := hashhn.ArticleValue(author)
+	h.cn.send(memcache.Request{Op: memcache.OpSet, Key: hashhn.Key("a|", aid), Value: v},
 		func(call *memcache.Call) { g.finish(check(call, "post_article")) })
 	h.incrKarma(author, "post_article karma", g)
 }
@@ -118,51 +105,17 @@ func (h *HN) PostArticle(author, aid uint32, karma int64, done func(error)) {
 // Vote appends voter to v|aid and increments the author's karma.
 func (h *HN) Vote(voter, aid, author uint32, karma int64, done func(error)) {
 	g := &gather{n: 2, done: done}
-	h.appendTo(hnKey("v|", aid), append(strconv.AppendUint(nil, uint64(voter), 10), ','), "vote", g)
+	h.appendTo(hashhn.Key("v|", aid), hashhn.VoteEntry(voter), "vote", g)
 	h.incrKarma(author, "vote karma", g)
 }
 
 // PostComment stores c|cid and appends "commenter|cid" 0xAD to ac|aid.
 func (h *HN) PostComment(commenter, aid, author, cid uint32, done func(error)) {
 	g := &gather{n: 2, done: done}
-	e := strconv.AppendUint(nil, uint64(commenter), 10)
-	e = strconv.AppendUint(append(e, '|'), uint64(cid), 10)
-	e = append(e, commentSep)
-	h.cn.send(memcache.Request{Op: memcache.OpSet, Key: hnKey("c|", cid), Value: []byte(commentText)},
+	e := hashhn.CommentEntry(commenter, cid)
+	h.cn.send(memcache.Request{Op: memcache.OpSet, Key: hashhn.Key("c|", cid), Value: []byte(hashhn.CommentText)},
 		func(call *memcache.Call) { g.finish(check(call, "post_comment")) })
-	h.appendTo(hnKey("ac|", aid), e, "post_comment list", g)
-}
-
-func parseU32(b []byte) (uint32, error) {
-	if len(b) == 0 {
-		return 0, errors.New("empty number")
-	}
-	v, err := strconv.ParseUint(string(b), 10, 32)
-	return uint32(v), err
-}
-
-// parseComments splits an ac| value into its comments.
-func parseComments(v []byte) ([]hn.Comment, error) {
-	var cs []hn.Comment
-	for len(v) > 0 {
-		end := bytes.IndexByte(v, commentSep)
-		if end < 0 {
-			return nil, fmt.Errorf("%w: unterminated comment entry %q", ErrMalformed, v)
-		}
-		ent := v[:end]
-		v = v[end+1:]
-		bar := bytes.IndexByte(ent, '|')
-		if bar < 0 {
-			return nil, fmt.Errorf("%w: comment entry %q", ErrMalformed, ent)
-		}
-		commenter, err1 := parseU32(ent[:bar])
-		cid, err2 := parseU32(ent[bar+1:])
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("%w: comment entry %q: %w", ErrMalformed, ent, err)
-		}
-		cs = append(cs, hn.Comment{ID: cid, Commenter: commenter})
-	}
-	return cs, nil
+	h.appendTo(hashhn.Key("ac|", aid), e, "post_comment list", g)
 }
 
 // ReadArticle reads the article and its comment list, then each comment and
@@ -178,28 +131,27 @@ func (h *HN) ReadArticle(aid, author uint32, done func(hn.Page, error)) {
 		}
 		done(page, nil)
 	}}
-	h.cn.send(memcache.Request{Op: memcache.OpGet, Key: hnKey("a|", aid)}, func(call *memcache.Call) {
+	h.cn.send(memcache.Request{Op: memcache.OpGet, Key: hashhn.Key("a|", aid)}, func(call *memcache.Call) {
 		v, err := value(call, "read_article")
 		if err != nil || call.Status == memcache.StatusKeyNotFound {
 			g.finish(err)
 			return
 		}
-		bar := bytes.IndexByte(v, '|')
-		a, err := parseU32(v[:max(bar, 0)])
-		if bar < 0 || err != nil {
-			g.finish(fmt.Errorf("memcached shim: read_article: %w: a|%d = %q", ErrMalformed, aid, v))
+		a, err := hashhn.ArticleAuthor(v)
+		if err != nil {
+			g.finish(fmt.Errorf("memcached shim: read_article: %w: a|%d: %w", ErrMalformed, aid, err))
 			return
 		}
 		page.Author = a
 		g.finish(nil)
 	})
-	h.cn.send(memcache.Request{Op: memcache.OpGet, Key: hnKey("ac|", aid)}, func(call *memcache.Call) {
+	h.cn.send(memcache.Request{Op: memcache.OpGet, Key: hashhn.Key("ac|", aid)}, func(call *memcache.Call) {
 		v, err := value(call, "read_article comments")
 		if err != nil {
 			g.finish(err)
 			return
 		}
-		cs, err := parseComments(v)
+		cs, err := hashhn.ParseComments(v)
 		if err != nil {
 			g.finish(fmt.Errorf("memcached shim: read_article ac|%d: %w", aid, err))
 			return
@@ -207,11 +159,11 @@ func (h *HN) ReadArticle(aid, author uint32, done func(hn.Page, error)) {
 		page.Comments = cs
 		g.n += 2 * len(cs)
 		for i := range cs {
-			h.cn.send(memcache.Request{Op: memcache.OpGet, Key: hnKey("c|", cs[i].ID)}, func(call *memcache.Call) {
+			h.cn.send(memcache.Request{Op: memcache.OpGet, Key: hashhn.Key("c|", cs[i].ID)}, func(call *memcache.Call) {
 				_, err := value(call, "read_article comment")
 				g.finish(err)
 			})
-			h.cn.send(memcache.Request{Op: memcache.OpGet, Key: hnKey("k|", cs[i].Commenter)}, func(call *memcache.Call) {
+			h.cn.send(memcache.Request{Op: memcache.OpGet, Key: hashhn.Key("k|", cs[i].Commenter)}, func(call *memcache.Call) {
 				v, err := value(call, "read_article karma")
 				if err != nil || len(v) == 0 {
 					g.finish(err)

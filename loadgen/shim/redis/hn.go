@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,14 +10,7 @@ import (
 	"github.com/pequod-go/pequod/loadgen/async"
 	"github.com/pequod-go/pequod/loadgen/hn"
 	"github.com/pequod-go/pequod/loadgen/redisclient"
-)
-
-// HN values (apps.md §5.2): article and comment texts.
-const (
-	articleText = "lalalalaxx"
-	commentText = "calalalaxx"
-	// commentSep terminates each entry of an ac| list (apps.md §5.6).
-	commentSep = 0xAD
+	"github.com/pequod-go/pequod/loadgen/shim/hashhn"
 )
 
 // HNConfig carries the hn parameters that decide whether the Redis back end
@@ -89,60 +81,29 @@ func (h *HN) Initialize(ctx context.Context) error { return nil }
 // PostPopulate does nothing: karma is maintained eagerly.
 func (h *HN) PostPopulate(ctx context.Context) error { return nil }
 
-func hnKey(prefix string, id uint32) []byte {
-	return strconv.AppendUint([]byte(prefix), uint64(id), 10)
-}
-
 // PostArticle stores a|aid and counts the author's self-vote in k|author
 // (see HN for why the latter deviates from the original).
 func (h *HN) PostArticle(author, aid uint32, karma int64, done func(error)) {
 	g := &gather{n: 2, done: done}
-	v := strconv.AppendUint(nil, uint64(author), 10)
-	v = append(append(v, '|'), articleText...)
-	h.cn.send(func(call *redisclient.Call) { g.finish(check(call, "post_article")) }, cmdSET, hnKey("a|", aid), v)
-	h.cn.send(func(call *redisclient.Call) { g.finish(check(call, "post_article karma")) }, cmdINCR, hnKey("k|", author))
+	v := hashhn.ArticleValue(author)
+	h.cn.send(func(call *redisclient.Call) { g.finish(check(call, "post_article")) }, cmdSET, hashhn.Key("a|", aid), v)
+	h.cn.send(func(call *redisclient.Call) { g.finish(check(call, "post_article karma")) }, cmdINCR, hashhn.Key("k|", author))
 }
 
 // Vote appends voter to v|aid and increments the author's karma.
 func (h *HN) Vote(voter, aid, author uint32, karma int64, done func(error)) {
 	g := &gather{n: 2, done: done}
-	v := append(strconv.AppendUint(nil, uint64(voter), 10), ',')
-	h.cn.send(func(call *redisclient.Call) { g.finish(check(call, "vote")) }, cmdAPPEND, hnKey("v|", aid), v)
-	h.cn.send(func(call *redisclient.Call) { g.finish(check(call, "vote karma")) }, cmdINCR, hnKey("k|", author))
+	v := hashhn.VoteEntry(voter)
+	h.cn.send(func(call *redisclient.Call) { g.finish(check(call, "vote")) }, cmdAPPEND, hashhn.Key("v|", aid), v)
+	h.cn.send(func(call *redisclient.Call) { g.finish(check(call, "vote karma")) }, cmdINCR, hashhn.Key("k|", author))
 }
 
 // PostComment stores c|cid and appends "commenter|cid" 0xAD to ac|aid.
 func (h *HN) PostComment(commenter, aid, author, cid uint32, done func(error)) {
 	g := &gather{n: 2, done: done}
-	e := strconv.AppendUint(nil, uint64(commenter), 10)
-	e = strconv.AppendUint(append(e, '|'), uint64(cid), 10)
-	e = append(e, commentSep)
-	h.cn.send(func(call *redisclient.Call) { g.finish(check(call, "post_comment")) }, cmdSET, hnKey("c|", cid), []byte(commentText))
-	h.cn.send(func(call *redisclient.Call) { g.finish(check(call, "post_comment list")) }, cmdAPPEND, hnKey("ac|", aid), e)
-}
-
-// parseComments splits an ac| value into its comments.
-func parseComments(v []byte) ([]hn.Comment, error) {
-	var cs []hn.Comment
-	for len(v) > 0 {
-		end := bytes.IndexByte(v, commentSep)
-		if end < 0 {
-			return nil, fmt.Errorf("unterminated comment entry %q", v)
-		}
-		ent := v[:end]
-		v = v[end+1:]
-		bar := bytes.IndexByte(ent, '|')
-		if bar < 0 {
-			return nil, fmt.Errorf("malformed comment entry %q", ent)
-		}
-		commenter, err1 := parseU32(ent[:bar])
-		cid, err2 := parseU32(ent[bar+1:])
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("malformed comment entry %q: %w", ent, err)
-		}
-		cs = append(cs, hn.Comment{ID: cid, Commenter: commenter})
-	}
-	return cs, nil
+	e := hashhn.CommentEntry(commenter, cid)
+	h.cn.send(func(call *redisclient.Call) { g.finish(check(call, "post_comment")) }, cmdSET, hashhn.Key("c|", cid), []byte(hashhn.CommentText))
+	h.cn.send(func(call *redisclient.Call) { g.finish(check(call, "post_comment list")) }, cmdAPPEND, hashhn.Key("ac|", aid), e)
 }
 
 // ReadArticle reads the article and its comment list, then each comment and
@@ -165,22 +126,21 @@ func (h *HN) ReadArticle(aid, author uint32, done func(hn.Page, error)) {
 		}
 		if !call.Reply.Nil {
 			v := call.Reply.Str
-			bar := bytes.IndexByte(v, '|')
-			a, err := parseU32(v[:max(bar, 0)])
-			if bar < 0 || err != nil {
-				g.finish(fmt.Errorf("redis shim: read_article: malformed a|%d = %q", aid, v))
+			a, err := hashhn.ArticleAuthor(v)
+			if err != nil {
+				g.finish(fmt.Errorf("redis shim: read_article: a|%d: %w", aid, err))
 				return
 			}
 			page.Author = a
 		}
 		g.finish(nil)
-	}, cmdGET, hnKey("a|", aid))
+	}, cmdGET, hashhn.Key("a|", aid))
 	h.cn.send(func(call *redisclient.Call) {
 		if err := check(call, "read_article comments"); err != nil {
 			g.finish(err)
 			return
 		}
-		cs, err := parseComments(call.Reply.Str)
+		cs, err := hashhn.ParseComments(call.Reply.Str)
 		if err != nil {
 			g.finish(fmt.Errorf("redis shim: read_article ac|%d: %w", aid, err))
 			return
@@ -190,7 +150,7 @@ func (h *HN) ReadArticle(aid, author uint32, done func(hn.Page, error)) {
 		for i := range cs {
 			h.cn.send(func(call *redisclient.Call) {
 				g.finish(check(call, "read_article comment"))
-			}, cmdGET, hnKey("c|", cs[i].ID))
+			}, cmdGET, hashhn.Key("c|", cs[i].ID))
 			h.cn.send(func(call *redisclient.Call) {
 				if err := check(call, "read_article karma"); err != nil {
 					g.finish(err)
@@ -205,10 +165,10 @@ func (h *HN) ReadArticle(aid, author uint32, done func(hn.Page, error)) {
 					cs[i].Karma = k
 				}
 				g.finish(nil)
-			}, cmdGET, hnKey("k|", cs[i].Commenter))
+			}, cmdGET, hashhn.Key("k|", cs[i].Commenter))
 		}
 		g.finish(nil)
-	}, cmdGET, hnKey("ac|", aid))
+	}, cmdGET, hashhn.Key("ac|", aid))
 }
 
 // Stats returns nil: the Redis back end reports no server statistics.
