@@ -236,23 +236,22 @@ func TestErrorsCounted(t *testing.T) {
 	}
 
 	// A server that never answers: stalled after the drain timeout.
-	start := time.Now()
 	res, err = Run(ctx, Config{Backend: &fakeBackend{silent: true}, Addr: "fake", Conns: 2, Depth: 4,
 		Keys: 50, Duration: 100 * time.Millisecond, DrainTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Errors.Stalled != 8 || res.Ops != 0 || time.Since(start) > 5*time.Second {
-		t.Fatalf("stalled %+v ops %d after %v", res.Errors, res.Ops, time.Since(start))
+	if res.Errors.Stalled != 8 || res.Ops != 0 {
+		t.Fatalf("stalled %+v ops %d", res.Errors, res.Ops)
 	}
 
-	// Cancelling the context ends the run early.
+	// Cancelling the context ends an hour-long run early: that Run returns
+	// is the check (no wall-clock assertion; ignoring ctx would hang).
 	cctx, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
 	defer cancel()
-	start = time.Now()
 	res, err = Run(cctx, Config{Backend: &fakeBackend{}, Addr: "fake", Conns: 1, Depth: 2, Keys: 10, Duration: time.Hour})
-	if err != nil || res.Ops == 0 || time.Since(start) > 5*time.Second {
-		t.Fatalf("cancel: err %v ops %d after %v", err, res.Ops, time.Since(start))
+	if err != nil || res.Ops == 0 {
+		t.Fatalf("cancel: err %v ops %d", err, res.Ops)
 	}
 }
 

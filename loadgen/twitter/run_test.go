@@ -382,7 +382,9 @@ func TestTwoGroups(t *testing.T) {
 	}
 }
 
-// TestCancel: cancelling the context stops an endless run promptly.
+// TestCancel: cancelling the context stops an endless run (Duration 0): that
+// Run returns at all is the check; a run that ignored ctx would hang until
+// the test binary's timeout. No wall-clock assertion.
 func TestCancel(t *testing.T) {
 	p := smallParams()
 	p.Duration = 0 // no tick limit: runs until cancelled
@@ -396,13 +398,9 @@ func TestCancel(t *testing.T) {
 	defer be.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	t0 := time.Now()
 	_, err = Run(ctx, p, be, loop, io.Discard)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v", err)
-	}
-	if d := time.Since(t0); d > 5*time.Second {
-		t.Errorf("took %v to stop", d)
 	}
 }
 
