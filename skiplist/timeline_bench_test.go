@@ -107,84 +107,71 @@ var tlQueries = sync.OnceValue(func() []tlQuery {
 	return qs
 })
 
-// BenchmarkTimelineCount counts the tail (1–20 keys) of a random subtable.
-func BenchmarkTimelineCount(b *testing.B) {
+// benchTimeline runs op b.N times on the shared workload-shaped store, over
+// the queries in turn.
+func benchTimeline(b *testing.B, op func(b *testing.B, s *Store[int], q *tlQuery, i int)) {
 	s, qs := tlStore(), tlQueries()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		q := &qs[i%len(qs)]
+		op(b, s, &qs[i%len(qs)], i)
+	}
+}
+
+// BenchmarkTimelineCount counts the tail (1–20 keys) of a random subtable.
+func BenchmarkTimelineCount(b *testing.B) {
+	benchTimeline(b, func(b *testing.B, s *Store[int], q *tlQuery, i int) {
 		if c := s.Count(q.first, q.last); c != q.want {
 			b.Fatalf("Count(%q, %q) = %d, want %d", q.first, q.last, c, q.want)
 		}
-	}
+	})
 }
 
 // BenchmarkTimelineCountWindow counts a window of the tail of a random
 // subtable, with later keys after it.
 func BenchmarkTimelineCountWindow(b *testing.B) {
-	s, qs := tlStore(), tlQueries()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		q := &qs[i%len(qs)]
+	benchTimeline(b, func(b *testing.B, s *Store[int], q *tlQuery, i int) {
 		if c := s.Count(q.first, q.mid); c != q.wantMid {
 			b.Fatalf("Count(%q, %q) = %d, want %d", q.first, q.mid, c, q.wantMid)
 		}
-	}
+	})
 }
 
 // BenchmarkTimelineSeek seeks into the tail of a random subtable.
 func BenchmarkTimelineSeek(b *testing.B) {
-	s, qs := tlStore(), tlQueries()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		q := &qs[i%len(qs)]
+	benchTimeline(b, func(b *testing.B, s *Store[int], q *tlQuery, i int) {
 		if it := s.Seek(q.first); !it.Valid() {
 			b.Fatal("Seek ran off the end")
 		}
-	}
+	})
 }
 
 // BenchmarkTimelineRange ranges over the tail of a random subtable.
 func BenchmarkTimelineRange(b *testing.B) {
-	s, qs := tlStore(), tlQueries()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		q := &qs[i%len(qs)]
+	benchTimeline(b, func(b *testing.B, s *Store[int], q *tlQuery, i int) {
 		n := 0
 		s.Range(q.first, q.last, func(string, int) bool { n++; return true })
 		if n != q.want {
 			b.Fatalf("Range saw %d, want %d", n, q.want)
 		}
-	}
+	})
 }
 
 // BenchmarkTimelineGetMiss looks up absent keys near the tail of a random
 // subtable (the engine's lookup of a new sink key); misses never build an
 // index, so every lookup searches the list.
 func BenchmarkTimelineGetMiss(b *testing.B) {
-	s, qs := tlStore(), tlQueries()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		q := &qs[i%len(qs)]
+	benchTimeline(b, func(b *testing.B, s *Store[int], q *tlQuery, i int) {
 		if _, ok := s.Get(q.miss); ok {
 			b.Fatal("absent key found")
 		}
-	}
+	})
 }
 
 // BenchmarkTimelineInsert looks up, inserts and deletes a new key near the
 // tail of a random subtable.
 func BenchmarkTimelineInsert(b *testing.B) {
-	s, qs := tlStore(), tlQueries()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		q := &qs[i%len(qs)]
+	benchTimeline(b, func(b *testing.B, s *Store[int], q *tlQuery, i int) {
 		if _, ok := s.Get(q.miss); ok {
 			b.Fatal("absent key found")
 		}
@@ -192,7 +179,7 @@ func BenchmarkTimelineInsert(b *testing.B) {
 		if _, ok := s.Delete(q.miss); !ok {
 			b.Fatal("inserted key missing")
 		}
-	}
+	})
 }
 
 // BenchmarkTimelineGetHit looks up present keys anywhere in random
