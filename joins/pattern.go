@@ -169,26 +169,36 @@ func PrefixEnd(p string) string {
 func KeySuccessor(k string) string { return k + "\x00" }
 
 // TableName returns the table of a key (§1.2): the bytes before the first
-// '|'; else, if the key ends in '}', the bytes before that; else "".
-func TableName(key string) string {
-	if i := strings.IndexByte(key, '|'); i >= 0 {
-		return key[:i]
+// '|'; else, if the key ends in '}', the bytes before that; else empty. It
+// takes and returns strings or byte slices alike (the result aliases key),
+// so the wire layer checks keys without copying them.
+func TableName[S ~string | ~[]byte](key S) S {
+	for i := 0; i < len(key); i++ {
+		if key[i] == '|' {
+			return key[:i]
+		}
 	}
 	if n := len(key); n > 0 && key[n-1] == '}' {
 		return key[:n-1]
 	}
-	return ""
+	return key[:0]
 }
 
-// RangeTableName returns the table of the range [first,last) (§1.2), or ""
-// if the range has no table or crosses tables.
-func RangeTableName(first, last string) string {
+// RangeTableName returns the table of the range [first,last) (§1.2), or
+// empty if the range has no table or crosses tables: t = TableName(first)
+// when t is non-empty and last starts with t followed by '|' or '}'.
+func RangeTableName[S ~string | ~[]byte](first, last S) S {
 	t := TableName(first)
-	if t == "" || len(last) <= len(t) || !strings.HasPrefix(last, t) {
-		return ""
+	if len(t) == 0 || len(last) <= len(t) {
+		return first[:0]
+	}
+	for i := 0; i < len(t); i++ {
+		if last[i] != t[i] {
+			return first[:0]
+		}
 	}
 	if c := last[len(t)]; c != '|' && c != '}' {
-		return ""
+		return first[:0]
 	}
 	return t
 }

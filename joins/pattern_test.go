@@ -778,3 +778,27 @@ func TestScanIntervalExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestTableNameBytes checks the []byte instantiation the wire layer uses.
+func TestTableNameBytes(t *testing.T) {
+	cases := []struct{ key, want string }{
+		{"t|00001|x", "t"}, {"t|", "t"}, {"|abc", ""}, {"t}", "t"}, {"t", ""},
+		{"abc", ""}, {"", ""}, {"}", ""}, {"ab}}", "ab}"}, {"a}b|c", "a}b"},
+		{"tbl|x}", "tbl"}, {"\x00|", "\x00"},
+	}
+	for _, c := range cases {
+		if got := TableName([]byte(c.key)); string(got) != c.want {
+			t.Errorf("TableName(%q) = %q, want %q", c.key, got, c.want)
+		}
+	}
+	ranges := []struct{ first, last, want string }{
+		{"t|a", "t|b", "t"}, {"t|", "t}", "t"}, {"t|00001|", "t|00001}", "t"},
+		{"t|a", "u|b", ""}, {"t|a", "t", ""}, {"t|a", "tx|", ""}, {"t}", "t}", "t"},
+		{"abc", "abc|", ""}, {"t|a", "", ""}, {"ab|", "a|", ""}, {"t|z", "t|a", "t"},
+	}
+	for _, c := range ranges {
+		if got := RangeTableName([]byte(c.first), []byte(c.last)); string(got) != c.want {
+			t.Errorf("RangeTableName(%q, %q) = %q, want %q", c.first, c.last, got, c.want)
+		}
+	}
+}

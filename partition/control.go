@@ -44,7 +44,7 @@ func (s *Server) control(q *Request, all func(task)) {
 			b = wire.AppendString(b, "backend")
 			b = wire.AppendBool(b, false)
 			b = wire.AppendString(b, "data")
-			b, _ = appendJSON(b, data)
+			b, _ = wire.AppendJSON(b, data)
 			b = wire.AppendString(b, "internal")
 			return wire.AppendNil(b)
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/pequod-go/pequod/joins"
 	"github.com/pequod-go/pequod/joins/engine"
-	"github.com/pequod-go/pequod/joins/interval"
+	"github.com/pequod-go/pequod/skiplist/interval"
 )
 
 // The peer protocol between partitions (spec/server.md §3.4–§3.7), carried

@@ -13,7 +13,8 @@ import (
 
 	"github.com/pequod-go/pequod/joins"
 	"github.com/pequod-go/pequod/joins/engine"
-	"github.com/pequod-go/pequod/joins/interval"
+	"github.com/pequod-go/pequod/partition/route"
+	"github.com/pequod-go/pequod/skiplist/interval"
 	"github.com/pequod-go/pequod/wire"
 )
 
@@ -21,7 +22,7 @@ import (
 type Config struct {
 	// Partitions is the number of partitions; 0 means runtime.NumCPU().
 	Partitions int
-	// Partitioner names the partition function (see NewRouter).
+	// Partitioner names the partition function (see route.New).
 	Partitioner string
 	// Logger receives the server's logs; nil means none.
 	Logger *zap.Logger
@@ -39,7 +40,7 @@ const MailboxDepth = 4096
 type Server struct {
 	cfg       Config
 	log       *zap.Logger
-	router    Router
+	router    route.Router
 	parts     []*part
 	wg        sync.WaitGroup
 	quit      sync.Once
@@ -83,7 +84,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Partitions <= 0 {
 		cfg.Partitions = runtime.NumCPU()
 	}
-	r, err := NewRouter(cfg.Partitioner, cfg.Partitions)
+	r, err := route.New(cfg.Partitioner, cfg.Partitions)
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +468,7 @@ func (g *gather) finish() {
 		}{-1, per})
 		// Splice the extra fields into the top-level object.
 		full := append(append(doc[:len(doc)-1:len(doc)-1], ','), extra[1:]...)
-		b, err := appendJSON(wire.AppendReplyHeader(nil, q.Cmd, q.Seq, wire.StatusOK), full)
+		b, err := wire.AppendJSON(wire.AppendReplyHeader(nil, q.Cmd, q.Seq, wire.StatusOK), full)
 		if err != nil {
 			q.failText(err.Error())
 			return

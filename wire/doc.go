@@ -40,8 +40,8 @@
 // Request (Cmd, SeqRaw echoed byte-for-byte, argument accessors) and a
 // Verdict: Accept, Reject (answer with AppendFailReply = [-cmd, seq, -1,
 // null]), Close (close the connection without reply) or IsReply.
-// TableName and RangeTableName implement spec/joins.md §1.2. AppendReply and
-// AppendReplyHeader build replies.
+// Table names (spec/joins.md §1.2) are joins.TableName and
+// joins.RangeTableName. AppendReply and AppendReplyHeader build replies.
 //
 // # Client
 //

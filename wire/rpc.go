@@ -3,6 +3,8 @@ package wire
 import (
 	"bytes"
 	"strconv"
+
+	"github.com/pequod-go/pequod/joins"
 )
 
 // Cmd is an RPC command code (spec/server.md §1.6). Requests carry cmd > 0;
@@ -63,34 +65,6 @@ func (c Cmd) String() string {
 
 // Known reports whether c is one of the RPC codes 1..14.
 func (c Cmd) Known() bool { return c >= CmdGet && c <= CmdNoopGet }
-
-// TableName returns the table name of a key (spec/joins.md §1.2): the bytes
-// before the first '|'; otherwise, if the key ends in '}', the bytes before
-// that final '}'; otherwise empty. The result aliases key.
-func TableName(key []byte) []byte {
-	if i := bytes.IndexByte(key, '|'); i >= 0 {
-		return key[:i:i]
-	}
-	if n := len(key); n > 0 && key[n-1] == '}' {
-		return key[: n-1 : n-1]
-	}
-	return key[:0:0]
-}
-
-// RangeTableName returns the table name of the range [first, last)
-// (spec/joins.md §1.2): t = TableName(first) if t is non-empty and last
-// starts with t followed by '|' or '}'; otherwise empty (the range crosses
-// tables or has none). The result aliases first.
-func RangeTableName(first, last []byte) []byte {
-	t := TableName(first)
-	if len(t) == 0 || len(last) <= len(t) || !bytes.HasPrefix(last, t) {
-		return first[:0:0]
-	}
-	if c := last[len(t)]; c != '|' && c != '}' {
-		return first[:0:0]
-	}
-	return t
-}
 
 // Verdict is the outcome of checking a received message (§1.2, §1.5).
 type Verdict uint8
@@ -216,7 +190,7 @@ func ParseReply(m Value) (r Reply, ok bool) {
 //  2. otherwise the failure reply is [-cmd, seq, -1, null];
 //  3. cmd 1..11: element 2 must be a string with a non-empty table name;
 //  4. cmd 6..11: element 3 must be a string and (element 2, element 3) must
-//     have a common table name (RangeTableName non-empty);
+//     have a common table name (joins.RangeTableName non-empty);
 //  5. unknown codes (0, >= 15, and negative codes whose seq is not an
 //     integer) are rejected.
 //
@@ -265,7 +239,7 @@ func ParseRequest(m Value) (Request, Verdict) {
 			r.Reason = "element 2 is not a string"
 			return r, Reject
 		}
-		if len(TableName(r.args[2].Bytes())) == 0 {
+		if len(joins.TableName(r.args[2].Bytes())) == 0 {
 			r.Reason = "key has no table name"
 			return r, Reject
 		}
@@ -275,7 +249,7 @@ func ParseRequest(m Value) (Request, Verdict) {
 			r.Reason = "element 3 is not a string"
 			return r, Reject
 		}
-		if len(RangeTableName(r.args[2].Bytes(), r.args[3].Bytes())) == 0 {
+		if len(joins.RangeTableName(r.args[2].Bytes(), r.args[3].Bytes())) == 0 {
 			r.Reason = "range has no common table name"
 			return r, Reject
 		}

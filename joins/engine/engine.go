@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"github.com/pequod-go/pequod/joins"
-	"github.com/pequod-go/pequod/joins/interval"
+	"github.com/pequod-go/pequod/skiplist/interval"
 	"github.com/pequod-go/pequod/skiplist"
 )
 

@@ -4,7 +4,7 @@ import (
 	"strconv"
 
 	"github.com/pequod-go/pequod/joins"
-	"github.com/pequod-go/pequod/joins/interval"
+	"github.com/pequod-go/pequod/skiplist/interval"
 )
 
 // change is the kind of a key change as an operator sees it (§3.5).

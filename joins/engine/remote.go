@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/pequod-go/pequod/joins"
-	"github.com/pequod-go/pequod/joins/interval"
+	"github.com/pequod-go/pequod/skiplist/interval"
 )
 
 // Locality tells an engine which keys it owns when it is one partition of

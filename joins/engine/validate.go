@@ -5,7 +5,7 @@ import (
 	"strconv"
 
 	"github.com/pequod-go/pequod/joins"
-	"github.com/pequod-go/pequod/joins/interval"
+	"github.com/pequod-go/pequod/skiplist/interval"
 )
 
 // sinkRange is a validated interval of a sink table: the unit of bookkeeping

@@ -1,4 +1,8 @@
-package partition
+// Package route maps keys and key ranges to the partitions that own them:
+// the default group hash and the named partition functions of the original
+// (spec/server.md §2.9). A Router is pure: it keeps no state beyond its
+// configuration and is safe for concurrent use.
+package route
 
 import (
 	"fmt"
@@ -16,7 +20,7 @@ type Router interface {
 	RangeOwner(first, last string) int
 }
 
-// NewRouter returns the named partition function for n partitions.
+// New returns the named partition function for n partitions.
 //
 // "default" (or "") keeps each `table|first-field|…` group in one partition:
 // a key is placed by a hash of its text through its second '|' (the whole
@@ -33,7 +37,7 @@ type Router interface {
 // original's "default", which was meant as text 1 over all servers but, by
 // a verified defect (the default group added after the empty prefix shadows
 // it), maps every key to server 0; it is reproduced as such.
-func NewRouter(name string, n int) (Router, error) {
+func New(name string, n int) (Router, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("partition function %q: need at least one partition, got %d", name, n)
 	}

@@ -1,9 +1,11 @@
-package partition
+package route
 
 import (
 	"fmt"
 	"sort"
 	"strconv"
+
+	"github.com/pequod-go/pequod/joins"
 )
 
 // The named partition functions of the original Pequod (server.md §2.9):
@@ -183,20 +185,6 @@ func (g *pgroup) nextShort(key string) (string, bool) {
 	return "", false
 }
 
-// incPrefix increments the last byte of p, carrying and dropping bytes that
-// overflow; "" (and an all-0xFF prefix) becomes "".
-func incPrefix(p string) string {
-	b := []byte(p)
-	for len(b) > 0 && b[len(b)-1] == 0xFF {
-		b = b[:len(b)-1]
-	}
-	if len(b) == 0 {
-		return ""
-	}
-	b[len(b)-1]++
-	return string(b)
-}
-
 // partFunc is a partition function: groups sorted by prefix.
 type partFunc struct {
 	name     string
@@ -205,7 +193,7 @@ type partFunc struct {
 	all0     bool
 }
 
-// partFuncNames are the §2.9 names NewRouter accepts.
+// partFuncNames are the §2.9 names New accepts.
 var partFuncNames = []string{"twitternew", "twitternew-text", "twitter", "hackernews", "unit", "original-default"}
 
 // newPartFunc builds the named function of the original for nbacking backing
@@ -279,7 +267,7 @@ func newPartFunc(name string, nbacking, nservers int) (*partFunc, error) {
 // group after it (unless its prefix is taken).
 func (f *partFunc) add(g pgroup) {
 	f.put(g, true)
-	f.put(pgroup{prefix: incPrefix(g.prefix), kind: gSingle, off: f.defOwner, n: 1}, false)
+	f.put(pgroup{prefix: joins.PrefixEnd(g.prefix), kind: gSingle, off: f.defOwner, n: 1}, false)
 }
 
 func (f *partFunc) put(g pgroup, replace bool) {
@@ -307,7 +295,7 @@ func (f *partFunc) check() error {
 		if (g.kind == gBinary && g.d > 32) || (g.kind == gDecimal && g.d > 18) {
 			return fmt.Errorf("partition function %q: group %q: bad digit count %d", f.name, g.prefix, g.d)
 		}
-		next := incPrefix(g.prefix)
+		next := joins.PrefixEnd(g.prefix)
 		if next == "" || i+1 >= len(f.groups) || f.groups[i+1].prefix != next {
 			return fmt.Errorf("partition function %q: group %q is not followed by its default group", f.name, g.prefix)
 		}

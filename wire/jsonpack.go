@@ -1,18 +1,16 @@
-package partition
+package wire
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
-
-	"github.com/pequod-go/pequod/wire"
 )
 
-// appendJSON appends the JSON document doc as msgpack, keeping object key
+// AppendJSON appends the JSON document doc as msgpack, keeping object key
 // order (the stats object's field order is specified, joins.md §7). Integers
 // stay integers; other numbers become float64.
-func appendJSON(dst, doc []byte) ([]byte, error) {
+func AppendJSON(dst, doc []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v orderedValue
@@ -87,31 +85,31 @@ func (v *orderedValue) read(dec *json.Decoder) error {
 func (v *orderedValue) append(dst []byte) []byte {
 	switch v.kind {
 	case 'o':
-		dst = wire.AppendMapHeader(dst, len(v.keys))
+		dst = AppendMapHeader(dst, len(v.keys))
 		for i, k := range v.keys {
-			dst = wire.AppendString(dst, k)
+			dst = AppendString(dst, k)
 			dst = v.elems[i].append(dst)
 		}
 	case 'a':
-		dst = wire.AppendArrayHeader(dst, len(v.elems))
+		dst = AppendArrayHeader(dst, len(v.elems))
 		for i := range v.elems {
 			dst = v.elems[i].append(dst)
 		}
 	case 's':
-		dst = wire.AppendString(dst, v.str)
+		dst = AppendString(dst, v.str)
 	case 'n':
 		s := v.num.String()
 		if !strings.ContainsAny(s, ".eE") {
 			if n, err := v.num.Int64(); err == nil {
-				return wire.AppendInt(dst, n)
+				return AppendInt(dst, n)
 			}
 		}
 		f, _ := v.num.Float64()
-		dst = wire.AppendFloat64(dst, f)
+		dst = AppendFloat64(dst, f)
 	case 'b':
-		dst = wire.AppendBool(dst, v.b)
+		dst = AppendBool(dst, v.b)
 	default:
-		dst = wire.AppendNil(dst)
+		dst = AppendNil(dst)
 	}
 	return dst
 }

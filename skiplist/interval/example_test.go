@@ -3,7 +3,7 @@ package interval_test
 import (
 	"fmt"
 
-	"github.com/pequod-go/pequod/joins/interval"
+	"github.com/pequod-go/pequod/skiplist/interval"
 )
 
 func Example() {

@@ -1,15 +1,12 @@
-package partition
+package route
 
 import (
 	"fmt"
 	"math/rand"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/pequod-go/pequod/joins/scenario"
 )
 
 // be32 is the 4-byte big-endian encoding of Twitter-new binary ids.
@@ -153,7 +150,7 @@ func TestUnitAndDefault(t *testing.T) {
 			t.Errorf("unit owner(%q) = %d, want %d", c.key, o, c.want)
 		}
 	}
-	r, err := NewRouter("unit", 4)
+	r, err := New("unit", 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,12 +179,12 @@ func TestUnitAndDefault(t *testing.T) {
 			t.Errorf("newPartFunc(%q, %d, %d) accepted", bad.name, bad.nb, bad.n)
 		}
 	}
-	if _, err := NewRouter("bogus", 4); err == nil || !strings.Contains(err.Error(), "twitternew") {
-		t.Errorf("NewRouter(bogus): %v", err)
+	if _, err := New("bogus", 4); err == nil || !strings.Contains(err.Error(), "twitternew") {
+		t.Errorf("New(bogus): %v", err)
 	}
 	for _, name := range append([]string{"", "default"}, partFuncNames...) {
-		if _, err := NewRouter(name, 3); err != nil {
-			t.Errorf("NewRouter(%q): %v", name, err)
+		if _, err := New(name, 3); err != nil {
+			t.Errorf("New(%q): %v", name, err)
 		}
 	}
 }
@@ -351,10 +348,10 @@ func TestAnalyze(t *testing.T) {
 }
 
 // TestRangeOwner checks RangeOwner on typical and edge ranges, through
-// NewRouter (NB = 0) and with the spec's NB = 2, N = 7.
+// New (NB = 0) and with the spec's NB = 2, N = 7.
 func TestRangeOwner(t *testing.T) {
 	router := func(name string, n int) Router {
-		r, err := NewRouter(name, n)
+		r, err := New(name, n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -539,45 +536,5 @@ func TestRangeOwnerProperty(t *testing.T) {
 				t.Fatalf("too few owned ranges (%d) or checked keys (%d)", owned, checked)
 			}
 		})
-	}
-}
-
-// newHarnessWith is newHarness with a given configuration (its Clock is
-// replaced by the harness's fake clock).
-func newHarnessWith(t testing.TB, cfg Config) *harness {
-	h := &harness{t: t}
-	h.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	cfg.Clock = func() time.Time { return time.Unix(0, h.now.Load()) }
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.s = s
-	t.Cleanup(s.Close)
-	return h
-}
-
-// TestScenariosNamedPartitioners replays every scenario with four
-// partitions under named §2.9 functions: `unit` puts each table in one
-// partition (t and p share one, f is on another), twitternew-text and
-// hackernews spread a table's keys over partitions by the first 5 digits
-// after the prefix, so joins read sources other partitions own.
-func TestScenariosNamedPartitioners(t *testing.T) {
-	files, _ := filepath.Glob("../joins/engine/testdata/scenarios/*.txt")
-	if len(files) == 0 {
-		t.Fatal("no scenario files")
-	}
-	for _, name := range []string{"unit", "twitternew-text", "hackernews"} {
-		for _, f := range files {
-			t.Run(name+"/"+filepath.Base(f), func(t *testing.T) {
-				if why, ok := knownCrossPartition[filepath.Base(f)]; ok {
-					t.Skip(why)
-				}
-				h := newHarnessWith(t, Config{Partitions: 4, Partitioner: name})
-				if err := scenario.RunFile(f, h, scenario.Options{}); err != nil {
-					t.Fatal(err)
-				}
-			})
-		}
 	}
 }
