@@ -31,8 +31,8 @@ import (
 	"time"
 
 	"github.com/pequod-go/pequod/joins"
-	"github.com/pequod-go/pequod/skiplist/interval"
 	"github.com/pequod-go/pequod/skiplist"
+	"github.com/pequod-go/pequod/skiplist/interval"
 )
 
 // Options configure an Engine.

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
 )
 
 // be32 is the 4-byte big-endian encoding of Twitter-new binary ids.
