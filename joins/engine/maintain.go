@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"strconv"
 
 	"github.com/pequod-go/pequod/joins"
@@ -374,7 +375,18 @@ func (e *Engine) invalidateInstance(in *instance) {
 		}
 		it.Next()
 	}
+	// Output that expires (non-maintained joins, and maintained ones that
+	// read non-maintained data, §10 A4) reaches other partitions only as
+	// copies carrying that expiry (ValidateFresh), which lapse by
+	// themselves: telling them to drop early would destroy what they just
+	// computed from it, and in chains of pull joins across partitions, drop
+	// the copies parked requests were waiting for, forever (issue 8).
+	quiet := e.quietRemote
+	if e.instExpiry(in) != math.MaxInt64 {
+		e.quietRemote = true
+	}
 	e.invalidateDownstream(t, in.lo, in.hi)
+	e.quietRemote = quiet
 }
 
 // invalidateDownstream invalidates, as a whole, every instance with a

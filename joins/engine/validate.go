@@ -188,14 +188,7 @@ func (e *Engine) validateInstance(in *instance, lo, hi string) error {
 	}
 	for attempt := 0; ; attempt++ {
 		if e.expired(in) && !in.invalid {
-			// Copies of expiring data held by other partitions carry that
-			// expiry and lapse by themselves (§10 A4), so recomputing it
-			// invalidates local readers only; telling the copies as well
-			// would make partitions that read each other's pull output
-			// drop and refetch one another's copies endlessly.
-			e.quietRemote = true
-			e.invalidateInstance(in)
-			e.quietRemote = false
+			e.invalidateInstance(in) // local readers only (see invalidateInstance)
 		}
 		if in.invalid {
 			if err := e.compute(in); err != nil {
