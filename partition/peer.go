@@ -1,50 +1,81 @@
 package partition
 
 import (
-	"errors"
-	"math"
-	"sync"
-	"sync/atomic"
-
 	"go.uber.org/zap"
 
 	"github.com/pequod-go/pequod/joins"
-	"github.com/pequod-go/pequod/joins/engine"
+	"github.com/pequod-go/pequod/partition/peer"
 	"github.com/pequod-go/pequod/skiplist/interval"
 )
 
-// The peer protocol between partitions (spec/server.md §3.4–§3.7), carried
-// over in-process queues. A partition whose join needs a source range it does
-// not own subscribes to the range's owners: each owner validates the range,
-// snapshots the keys it owns there, remembers the subscriber, and from then
-// on forwards every change of those keys (notify_insert / notify_erase) and
-// every invalidation of them (invalidate, which also ends the subscription).
-// Snapshot and later messages travel through one FIFO queue per receiving
-// partition, so a snapshot is always applied before any later notification
-// of its range (§3.7). A request that must wait for a snapshot is parked as
-// a continuation; its partition keeps serving others, so two partitions
-// needing each other's ranges cannot deadlock.
+// The partition's side of the peer protocol (package peer, spec/server.md
+// §3.4–§3.7). Every message a partition receives is handled in handle;
+// every message it sends goes through its Transport. The owner's side
+// (subscriptions, notifications, invalidations) is here; the subscriber's
+// side (copies, fetches, parked requests) is in copies.go.
+
+// handle applies one peer message. It runs on the partition's goroutine.
+func (p *part) handle(m *peer.Msg) {
+	switch m.Kind {
+	case peer.Ack:
+		if g := p.tracks[m.Ack]; g != nil {
+			delete(p.tracks, m.Ack)
+			g.release()
+		}
+		return
+	case peer.Subscribe:
+		p.serveSubscribe(m.From, m.Lo, m.Hi, m.Seq)
+		return
+	case peer.Unsubscribe:
+		p.subs.remove(m.From, m.Lo, m.Hi)
+		return
+	case peer.Snapshot:
+		p.snapshot(m)
+		return
+	}
+	// Notifications and invalidations are acknowledged once they and what
+	// they set off are done, so a write's reply waits for them.
+	from, track := m.From, m.Track
+	p.withAcks(func() {
+		switch m.Kind {
+		case peer.NotifyInsert:
+			p.applyNotify(from, m.Key, m.Value, false)
+		case peer.NotifyErase:
+			p.applyNotify(from, m.Key, "", true)
+		case peer.Invalidate:
+			p.invalidated(from, m.Lo, m.Hi)
+		default:
+			p.srv.log.Warn("unknown peer message", zap.Stringer("kind", m.Kind))
+		}
+	}, func() {
+		if track != 0 {
+			p.send(from, peer.Msg{Kind: peer.Ack, Ack: track})
+		}
+	})
+}
+
+// send sends m from this partition.
+func (p *part) send(to peer.Addr, m peer.Msg) {
+	m.From = p.addr
+	p.msgsOut++
+	p.srv.transport.Send(to, m)
+}
 
 // ackGroup counts the work a request set off in other partitions: the
 // notifications and invalidations its changes caused, transitively. The
-// request's reply is sent when the count drops to zero, so a client that has
-// its reply reads its write from every partition (read-your-writes across
-// partitions).
+// request's reply is sent when the count drops to zero, so a client that
+// has its reply reads its write from every partition (read-your-writes
+// across partitions). It lives on one partition's goroutine; the other
+// partitions answer with Ack messages that carry its id.
 type ackGroup struct {
-	n    atomic.Int32
+	n    int
 	done func()
 }
 
-func newAckGroup(done func()) *ackGroup {
-	g := &ackGroup{done: done}
-	g.n.Store(1) // the originating execution itself
-	return g
-}
-
-func (g *ackGroup) add() { g.n.Add(1) }
+func (g *ackGroup) add() { g.n++ }
 
 func (g *ackGroup) release() {
-	if g.n.Add(-1) == 0 {
+	if g.n--; g.n == 0 {
 		g.done()
 	}
 }
@@ -52,12 +83,12 @@ func (g *ackGroup) release() {
 // withAcks runs fn as the partition's current work; reply runs once fn and
 // everything it set off elsewhere have finished.
 func (p *part) withAcks(fn func(), reply func()) {
-	g := newAckGroup(reply)
+	g := &ackGroup{n: 1, done: reply} // 1: the execution itself
 	prev := p.cur
 	p.cur = g
 	fn()
 	for _, r := range p.eng.TakeRevalidations() {
-		p.revalidate(r, g)
+		p.revalidate(r.Lo, r.Hi, g)
 	}
 	p.cur = prev
 	g.release()
@@ -65,15 +96,18 @@ func (p *part) withAcks(fn func(), reply func()) {
 
 // revalidate validates a sink range whose eager maintenance needed data from
 // other partitions, holding the write's acknowledgement until it is done.
-func (p *part) revalidate(r engine.Range, g *ackGroup) {
+func (p *part) revalidate(lo, hi string, g *ackGroup) {
 	g.add()
 	var try func()
 	try = func() {
 		prev := p.cur
 		p.cur = g
-		err := p.eng.Validate(r.Lo, r.Hi)
+		err := p.eng.Validate(lo, hi)
 		p.cur = prev
-		if p.parked(err, try) {
+		if p.parked(err, try, func(err error) {
+			p.srv.log.Warn("eager revalidation", zap.Error(err))
+			g.release()
+		}) {
 			return
 		}
 		if err != nil {
@@ -84,46 +118,98 @@ func (p *part) revalidate(r engine.Range, g *ackGroup) {
 	try()
 }
 
-// sendTracked sends a peer message that belongs to the current work, if any.
-func (p *part) sendTracked(to int, fn func(sp *part)) {
-	parent := p.cur
-	if parent == nil {
-		p.srv.peer(to, fn)
+// sendTracked sends a message that belongs to the current work, if any:
+// the work's acknowledgement then waits for the receiver's Ack.
+func (p *part) sendTracked(to peer.Addr, m peer.Msg) {
+	if g := p.cur; g != nil {
+		g.add()
+		p.nextTrack++
+		m.Track = p.nextTrack
+		p.tracks[m.Track] = g
+	}
+	p.send(to, m)
+}
+
+// subscription is one subscriber's subscription to one exact range.
+type subscription struct {
+	sub    peer.Addr
+	lo, hi string
+	item   *interval.Item[*subscription]
+}
+
+type subKey struct {
+	sub    peer.Addr
+	lo, hi string
+}
+
+// subscriptions is the owner's book: by table, an interval tree of
+// subscriptions for stabbing keys, and an exact index, since a
+// subscription is (subscriber, exact interval) (§3.6, Go fix).
+type subscriptions struct {
+	byTable map[string]*interval.Tree[*subscription]
+	exact   map[subKey]*subscription
+}
+
+func newSubscriptions() subscriptions {
+	return subscriptions{byTable: map[string]*interval.Tree[*subscription]{}, exact: map[subKey]*subscription{}}
+}
+
+// add registers (sub, [lo,hi)) unless it is already registered.
+func (b *subscriptions) add(sub peer.Addr, lo, hi string) {
+	k := subKey{sub, lo, hi}
+	if b.exact[k] != nil {
 		return
 	}
-	parent.add()
-	p.srv.peer(to, func(sp *part) { sp.withAcks(func() { fn(sp) }, parent.release) })
-}
-
-// peerQueue is a partition's unbounded queue of messages from other
-// partitions. It never blocks a sender: partitions sending to each other
-// with full bounded mailboxes could otherwise deadlock.
-type peerQueue struct {
-	mu  sync.Mutex
-	q   []task
-	sig chan struct{}
-}
-
-func (pq *peerQueue) push(t task) {
-	pq.mu.Lock()
-	pq.q = append(pq.q, t)
-	pq.mu.Unlock()
-	select {
-	case pq.sig <- struct{}{}:
-	default:
+	t := b.byTable[joins.RangeTableName(lo, hi)]
+	if t == nil {
+		t = &interval.Tree[*subscription]{}
+		b.byTable[joins.RangeTableName(lo, hi)] = t
 	}
+	s := &subscription{sub: sub, lo: lo, hi: hi}
+	s.item = t.Insert(lo, hi, s)
+	b.exact[k] = s
 }
 
-func (pq *peerQueue) take() []task {
-	pq.mu.Lock()
-	q := pq.q
-	pq.q = nil
-	pq.mu.Unlock()
-	return q
+// remove forgets exactly (sub, [lo,hi)), if registered.
+func (b *subscriptions) remove(sub peer.Addr, lo, hi string) {
+	k := subKey{sub, lo, hi}
+	s := b.exact[k]
+	if s == nil {
+		return
+	}
+	delete(b.exact, k)
+	b.byTable[joins.RangeTableName(lo, hi)].Delete(s.item)
 }
 
-// peer sends a message to partition id.
-func (s *Server) peer(id int, t task) { s.parts[id].peers.push(t) }
+// len is the number of subscriptions.
+func (b *subscriptions) len() int { return len(b.exact) }
+
+// serveSubscribe is the owner's side of subscribe: validate, register the
+// subscriber and snapshot the owned keys, atomically (§3.5, §3.7). If the
+// range needs copies of other partitions' data first, it waits like any
+// request; if it cannot be validated, the subscriber is told why.
+func (p *part) serveSubscribe(sub peer.Addr, lo, hi string, seq uint64) {
+	fresh, err := p.eng.ValidateFresh(lo, hi)
+	fail := func(err error) {
+		p.send(sub, peer.Msg{Kind: peer.Snapshot, Lo: lo, Hi: hi, Seq: seq, Err: err.Error()})
+	}
+	if p.parked(err, func() { p.serveSubscribe(sub, lo, hi, seq) }, fail) {
+		return
+	}
+	if err != nil {
+		fail(err)
+		return
+	}
+	p.subs.add(sub, lo, hi)
+	var kvs []string
+	p.eng.ScanStored(lo, hi, func(k, v string) bool {
+		if p.srv.router.Owner(k) == p.id {
+			kvs = append(kvs, k, v)
+		}
+		return true
+	})
+	p.send(sub, peer.Msg{Kind: peer.Snapshot, Lo: lo, Hi: hi, Seq: seq, KVs: kvs, FreshFor: fresh})
+}
 
 // locality is a partition's engine.Locality.
 type locality struct{ p *part }
@@ -131,209 +217,48 @@ type locality struct{ p *part }
 func (l locality) Local(lo, hi string) bool { return l.p.srv.router.RangeOwner(lo, hi) == l.p.id }
 func (l locality) Owns(key string) bool     { return l.p.srv.router.Owner(key) == l.p.id }
 
-// KeyChanged forwards a change of an owned key to its subscribers.
+func (l locality) Copied(lo, hi string, now int64) (bool, int64) { return l.p.copies.held(lo, hi, now) }
+
+// KeyChanged forwards a change of an owned key to its subscribers, once to
+// each even if several of its subscriptions contain the key.
 func (l locality) KeyChanged(table, key, value string, erased bool) {
-	subs := l.p.subs[table]
-	if subs == nil || subs.Len() == 0 {
+	t := l.p.subs.byTable[table]
+	if t == nil || t.Len() == 0 {
 		return
 	}
-	subs.Stab(key, func(it *interval.Item[int]) bool {
-		sub := it.Value
-		l.p.sendTracked(sub, func(sp *part) { sp.applyRemote(key, value, erased) })
+	p := l.p
+	sent := p.sentTo[:0]
+	t.Stab(key, func(it *interval.Item[*subscription]) bool {
+		sub := it.Value.sub
+		for _, a := range sent {
+			if a == sub {
+				return true
+			}
+		}
+		sent = append(sent, sub)
 		return true
 	})
+	p.sentTo = sent
+	m := peer.Msg{Kind: peer.NotifyInsert, Key: key, Value: value}
+	if erased {
+		m = peer.Msg{Kind: peer.NotifyErase, Key: key}
+	}
+	for _, sub := range sent {
+		p.sendTracked(sub, m)
+	}
 }
 
 // RangeInvalidated ends the subscriptions overlapping [lo,hi): each
 // subscriber drops its copy and re-subscribes when it needs the range again.
 func (l locality) RangeInvalidated(table, lo, hi string) {
-	subs := l.p.subs[table]
-	if subs == nil || subs.Len() == 0 {
+	t := l.p.subs.byTable[table]
+	if t == nil || t.Len() == 0 {
 		return
 	}
-	var hit []*interval.Item[int]
-	subs.Overlap(lo, hi, func(it *interval.Item[int]) bool { hit = append(hit, it); return true })
-	for _, it := range hit {
-		subs.Delete(it)
-		rlo, rhi, sub := it.Lo, it.Hi, it.Value
-		l.p.sendTracked(sub, func(sp *part) { sp.eng.DropRemote(rlo, rhi) })
-	}
-}
-
-// fetch is a subscription in progress on the subscriber's side.
-type fetch struct {
-	r       engine.Range
-	left    int     // owners that have not sent their snapshot yet
-	exp     int64   // how long the snapshots' data stays fresh (µs), the least of them
-	waiters []*cont // continuations waiting for this range
-}
-
-// cont is a parked request: it runs again once all its ranges are here.
-// The copies fetched for it stay pinned (usable even if their data expires)
-// until the request completes; a retry that parks again hands its pins on.
-type cont struct {
-	left      int
-	run       func()
-	pinned    []engine.Range
-	handedOff bool
-}
-
-// parked parks retry if err says source ranges must be fetched first.
-func (p *part) parked(err error, retry func()) bool {
-	if err == nil {
-		return false
-	}
-	var nre *engine.NeedRemoteError
-	if !errors.As(err, &nre) {
-		return false
-	}
-	c := &cont{run: retry}
-	if prev := p.curCont; prev != nil {
-		c.pinned, prev.handedOff = prev.pinned, true
-	}
-	for _, r := range nre.Ranges {
-		f := p.fetches[r]
-		if f == nil {
-			f = p.startFetch(r)
-		}
-		f.waiters = append(f.waiters, c)
-		c.left++
-	}
-	return true
-}
-
-// startFetch subscribes to every partition that may own keys of r.
-func (p *part) startFetch(r engine.Range) *fetch {
-	f := &fetch{r: r, exp: math.MaxInt64}
-	p.fetches[r] = f
-	p.eng.BeginFetch(r.Lo, r.Hi)
-	owners := []int{p.srv.router.RangeOwner(r.Lo, r.Hi)}
-	if owners[0] < 0 {
-		owners = owners[:0]
-		for i := range p.srv.parts {
-			if i != p.id {
-				owners = append(owners, i)
-			}
-		}
-	}
-	f.left = len(owners)
-	self := p.id
-	for _, o := range owners {
-		p.srv.peer(o, func(op *part) { op.serveSubscribe(r, self) })
-	}
-	if f.left == 0 {
-		p.fetched(f)
-	}
-	return f
-}
-
-// serveSubscribe is the owner's side of subscribe: validate, register the
-// subscriber and snapshot the owned keys, atomically (§3.5, §3.7).
-func (p *part) serveSubscribe(r engine.Range, sub int) {
-	exp, err := p.eng.ValidateFresh(r.Lo, r.Hi)
-	if err != nil {
-		if p.parked(err, func() { p.serveSubscribe(r, sub) }) {
-			return
-		}
-		p.srv.log.Warn("subscribe: validate failed", zap.Int("partition", p.id), zap.Error(err))
-	}
-	table := joins.RangeTableName(r.Lo, r.Hi)
-	subs := p.subs[table]
-	if subs == nil {
-		subs = &interval.Tree[int]{}
-		p.subs[table] = subs
-	}
-	dup := false
-	subs.Stab(r.Lo, func(it *interval.Item[int]) bool {
-		dup = it.Lo == r.Lo && it.Hi == r.Hi && it.Value == sub
-		return !dup
-	})
-	if !dup {
-		subs.Insert(r.Lo, r.Hi, sub)
-	}
-	var kvs []string
-	p.eng.ScanStored(r.Lo, r.Hi, func(k, v string) bool {
-		if p.srv.router.Owner(k) == p.id {
-			kvs = append(kvs, k, v)
-		}
-		return true
-	})
-	owner := p.id
-	p.srv.peer(sub, func(sp *part) { sp.snapshot(r, owner, kvs, exp) })
-}
-
-// snapshot applies one owner's snapshot of r.
-// The snapshot is authoritative for the owner's keys in r: a copy of one of
-// them that it lacks (left by notifications of an earlier, dropped
-// subscription) is erased like any other change.
-func (p *part) snapshot(r engine.Range, owner int, kvs []string, exp int64) {
-	have := make(map[string]bool, len(kvs)/2)
-	for i := 0; i < len(kvs); i += 2 {
-		have[kvs[i]] = true
-	}
-	var stale []string
-	p.eng.ScanStored(r.Lo, r.Hi, func(k, _ string) bool {
-		if !have[k] && p.srv.router.Owner(k) == owner {
-			stale = append(stale, k)
-		}
-		return true
-	})
-	for _, k := range stale {
-		p.applyRemote(k, "", true)
-	}
-	for i := 0; i < len(kvs); i += 2 {
-		p.applyRemote(kvs[i], kvs[i+1], false)
-	}
-	f := p.fetches[r]
-	if f == nil {
-		return
-	}
-	if exp < f.exp {
-		f.exp = exp
-	}
-	if f.left--; f.left == 0 {
-		p.fetched(f)
-	}
-}
-
-// fetched marks r present and resumes the requests that waited for it.
-func (p *part) fetched(f *fetch) {
-	delete(p.fetches, f.r)
-	if err := p.eng.CoverRemote(f.r.Lo, f.r.Hi, f.exp); err != nil {
-		p.srv.log.Warn("cover remote range", zap.Error(err))
-	}
-	for _, c := range f.waiters {
-		p.eng.PinRemote(f.r.Lo, f.r.Hi, 1)
-		c.pinned = append(c.pinned, f.r)
-		if c.left--; c.left == 0 {
-			p.resume(c)
-		}
-	}
-}
-
-// resume runs a parked request; unless it parked again, the copies pinned
-// for it are released.
-func (p *part) resume(c *cont) {
-	prev := p.curCont
-	p.curCont = c
-	p.run(func(*part) { c.run() })
-	p.curCont = prev
-	if !c.handedOff {
-		for _, r := range c.pinned {
-			p.eng.PinRemote(r.Lo, r.Hi, -1)
-		}
-	}
-}
-
-// applyRemote applies a change to a key another partition owns.
-func (p *part) applyRemote(key, value string, erased bool) {
-	var err error
-	if erased {
-		err = p.eng.Erase(key)
-	} else {
-		err = p.eng.Insert(key, value)
-	}
-	if err != nil {
-		p.srv.log.Warn("apply remote change", zap.String("key", key), zap.Error(err))
+	var hit []*subscription
+	t.Overlap(lo, hi, func(it *interval.Item[*subscription]) bool { hit = append(hit, it.Value); return true })
+	for _, s := range hit {
+		l.p.subs.remove(s.sub, s.lo, s.hi)
+		l.p.sendTracked(s.sub, peer.Msg{Kind: peer.Invalidate, Lo: s.lo, Hi: s.hi})
 	}
 }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/pequod-go/pequod/joins"
 	"github.com/pequod-go/pequod/joins/engine"
+	"github.com/pequod-go/pequod/partition/peer"
 	"github.com/pequod-go/pequod/partition/route"
-	"github.com/pequod-go/pequod/skiplist/interval"
 	"github.com/pequod-go/pequod/wire"
 )
 
@@ -30,7 +30,17 @@ type Config struct {
 	OnQuit func()
 	// Clock is the engines' clock; nil means time.Now.
 	Clock func() time.Time
+	// PeerWait bounds how long a request may wait for copies of ranges
+	// other partitions own before it fails with an error naming them;
+	// 0 means DefaultPeerWait.
+	PeerWait time.Duration
+	// Transport carries the partitions' peer messages; nil means a new
+	// in-process peer.Local. Partition i of this server is peer.Addr{0, i}.
+	Transport *peer.Local
 }
+
+// DefaultPeerWait is the default Config.PeerWait.
+const DefaultPeerWait = 5 * time.Second
 
 // MailboxDepth is how many batches a partition's mailbox holds before
 // Dispatch blocks (back-pressure on the event loop that sent them).
@@ -41,6 +51,8 @@ type Server struct {
 	cfg       Config
 	log       *zap.Logger
 	router    route.Router
+	transport *peer.Local
+	peerWait  time.Duration
 	parts     []*part
 	wg        sync.WaitGroup
 	quit      sync.Once
@@ -54,7 +66,9 @@ type Server struct {
 	log5   *serverLog // the §5.2 periodic log
 }
 
-// task is work a partition runs on its own goroutine.
+// task is work a partition runs on its own goroutine: a request the
+// dispatcher split over partitions (gather), or a test's probe. Partitions
+// never send each other tasks: between them go peer messages (data).
 type task func(p *part)
 
 // item is one entry of a mailbox batch: a request the partition answers
@@ -68,15 +82,24 @@ type item struct {
 // part is one partition: the only goroutine that touches its engine.
 type part struct {
 	id    int
+	addr  peer.Addr
 	srv   *Server
 	eng   *engine.Engine
 	inbox chan []item
-	peers peerQueue // messages from other partitions (peer.go)
+	peers *peer.Inbox // peer messages (peer.go)
 
-	cur     *ackGroup                      // acknowledgements the running work is collecting
-	curCont *cont                          // the parked request being resumed, if any
-	subs    map[string]*interval.Tree[int] // owner side: subscriptions by table
-	fetches map[engine.Range]*fetch        // subscriber side: fetches in flight
+	subs        subscriptions // owner side (peer.go)
+	copies      copyBook      // subscriber side (copies.go)
+	cur         *ackGroup     // acknowledgements the running work is collecting
+	curCont     *cont         // the parked request being resumed, if any
+	tracks      map[uint64]*ackGroup
+	nextTrack   uint64
+	nextSeq     uint64 // of subscribes
+	parkedConts []*cont
+	sentTo      []peer.Addr // scratch for KeyChanged
+
+	// Counters for stats.
+	msgsIn, msgsOut, fetches, peerTimeouts int64
 }
 
 // New starts a server's partition goroutines.
@@ -88,20 +111,29 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, router: r, start: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, router: r, start: time.Now(), transport: cfg.Transport, peerWait: cfg.PeerWait}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
+	if s.transport == nil {
+		s.transport = peer.NewLocal()
+	}
+	if s.peerWait <= 0 {
+		s.peerWait = DefaultPeerWait
+	}
 	for i := 0; i < cfg.Partitions; i++ {
-		p := &part{id: i, srv: s, inbox: make(chan []item, MailboxDepth),
-			subs: map[string]*interval.Tree[int]{}, fetches: map[engine.Range]*fetch{}}
-		p.peers.sig = make(chan struct{}, 1)
+		p := &part{id: i, addr: s.addrOf(i), srv: s, inbox: make(chan []item, MailboxDepth),
+			subs: newSubscriptions(), tracks: map[uint64]*ackGroup{}}
+		p.copies = newCopyBook(p)
+		p.peers = s.transport.Register(p.addr)
 		opts := engine.Options{Clock: cfg.Clock}
 		if cfg.Partitions > 1 {
 			opts.Locality = locality{p}
 		}
 		p.eng = engine.New(opts)
 		s.parts = append(s.parts, p)
+	}
+	for _, p := range s.parts {
 		s.wg.Add(1)
 		go p.loop()
 	}
@@ -109,6 +141,9 @@ func New(cfg Config) (*Server, error) {
 	go s.log5.run(s)
 	return s, nil
 }
+
+// addrOf is the peer address of partition i of this server.
+func (s *Server) addrOf(i int) peer.Addr { return peer.Addr{Partition: int32(i)} }
 
 // Partitions returns the number of partitions.
 func (s *Server) Partitions() int { return len(s.parts) }
@@ -131,6 +166,10 @@ func (s *Server) Close() {
 
 func (p *part) loop() {
 	defer p.srv.wg.Done()
+	// The deadline check runs a few times per PeerWait.
+	tick := time.NewTicker(max(p.srv.peerWait/8, time.Millisecond))
+	defer tick.Stop()
+	var msgs []peer.Msg
 	for {
 		select {
 		case batch, ok := <-p.inbox:
@@ -144,11 +183,18 @@ func (p *part) loop() {
 					p.runSingle(it.q)
 				}
 			}
-		case <-p.peers.sig:
+		case <-p.peers.Ready():
+		case now := <-tick.C:
+			if len(p.parkedConts) > 0 {
+				p.expireParked(now)
+			}
 		}
-		for _, t := range p.peers.take() {
-			p.run(t)
+		msgs = p.peers.Take(msgs[:0])
+		for i := range msgs {
+			p.msgsIn++
+			p.run(func(*part) { p.handle(&msgs[i]) })
 		}
+		clear(msgs)
 	}
 }
 
@@ -266,7 +312,7 @@ func (p *part) single(q *Request) {
 	switch q.Cmd {
 	case wire.CmdGet:
 		v, err := e.Get(q.Key)
-		if p.parked(err, func() { p.single(q) }) {
+		if p.parked(err, func() { p.single(q) }, q.failErr) {
 			return
 		}
 		if err != nil {
@@ -291,7 +337,7 @@ func (p *part) single(q *Request) {
 		})
 	case wire.CmdCount:
 		n, err := e.Count(q.Key, q.Arg3, q.Arg4)
-		if p.parked(err, func() { p.single(q) }) {
+		if p.parked(err, func() { p.single(q) }, q.failErr) {
 			return
 		}
 		if err != nil {
@@ -305,7 +351,7 @@ func (p *part) single(q *Request) {
 			kvs = append(kvs, k, v)
 			return true
 		})
-		if p.parked(err, func() { p.single(q) }) {
+		if p.parked(err, func() { p.single(q) }, q.failErr) {
 			return
 		}
 		if err != nil {
@@ -346,6 +392,9 @@ func (q *Request) replyInt(n int64) {
 // fail sends a failure with a null payload (§1.5).
 func (q *Request) fail(string) { q.resStatus, q.resKind = -1, resNil; q.send() }
 
+// failErr fails the request with err's text.
+func (q *Request) failErr(err error) { q.failText(err.Error()) }
+
 // failText sends a failure whose payload is the error text (as add_join's
 // parse errors are, §1.6).
 func (q *Request) failText(msg string) {
@@ -363,13 +412,14 @@ type gather struct {
 	scans   [][]string
 	errs    []string
 	perPart []engine.Stats
+	peers   []PeerStats
 	warning string
 	// finishWith, if set, replies instead of the command's usual merge.
 	finishWith func()
 }
 
 func newGather(q *Request, n int) *gather {
-	return &gather{q: q, left: n, scans: make([][]string, n), perPart: make([]engine.Stats, n)}
+	return &gather{q: q, left: n, scans: make([][]string, n), perPart: make([]engine.Stats, n), peers: make([]PeerStats, n)}
 }
 
 // done records one partition's completion; the last one replies.
@@ -402,7 +452,9 @@ func (g *gather) part(p *part) {
 		return true
 	}
 	err := p.eng.Scan(q.Key, q.Arg3, q.Arg4, fn)
-	if p.parked(err, func() { g.part(p) }) {
+	if p.parked(err, func() { g.part(p) }, func(err error) {
+		g.done(func() { g.errs = append(g.errs, err.Error()) })
+	}) {
 		return
 	}
 	g.done(func() {
@@ -427,8 +479,8 @@ func (g *gather) addJoin(p *part, j *joins.Join) {
 }
 
 func (g *gather) stats(p *part) {
-	st := p.eng.Stats()
-	g.done(func() { g.perPart[p.id] = st })
+	st, ps := p.eng.Stats(), p.peerStats()
+	g.done(func() { g.perPart[p.id], g.peers[p.id] = st, ps })
 }
 
 func (g *gather) finish() {
@@ -460,12 +512,20 @@ func (g *gather) finish() {
 		}
 		per := make([]json.RawMessage, len(g.perPart))
 		for i := range g.perPart {
-			per[i], _ = json.Marshal(g.perPart[i])
+			per[i], _ = json.Marshal(struct {
+				engine.Stats
+				PeerStats
+			}{g.perPart[i], g.peers[i]})
+		}
+		var sum PeerStats
+		for _, ps := range g.peers {
+			sum.add(ps)
 		}
 		extra, _ := json.Marshal(struct {
+			PeerStats
 			ID         int               `json:"id"`
 			Partitions []json.RawMessage `json:"partitions"`
-		}{-1, per})
+		}{sum, -1, per})
 		// Splice the extra fields into the top-level object.
 		full := append(append(doc[:len(doc)-1:len(doc)-1], ','), extra[1:]...)
 		b, err := wire.AppendJSON(wire.AppendReplyHeader(nil, q.Cmd, q.Seq, wire.StatusOK), full)

@@ -75,7 +75,10 @@ type Engine struct {
 	// quietRemote suppresses Locality.RangeInvalidated while an expired
 	// non-maintained instance is recomputed (see validateInstance).
 	quietRemote bool
-	tables      map[string]*table
+	// refreshing is the instance refresh is recomputing: its key writes
+	// notify nobody until refresh reports the difference.
+	refreshing *instance
+	tables     map[string]*table
 
 	start     time.Time
 	now       int64 // µs timestamp of the current top-level operation, strictly increasing
@@ -107,11 +110,6 @@ type table struct {
 	joins []*installedJoin
 	sinks interval.Tree[*sinkRange] // disjoint validated ranges (§4.1)
 	regs  interval.Tree[*node]      // registrations of joins reading this table
-	// remote holds the ranges whose keys owned elsewhere are copied here
-	// and kept current by notifications (partitioned engines only).
-	remote interval.Tree[*remoteCopy]
-	// fetching holds ranges whose snapshots are on their way (BeginFetch).
-	fetching interval.Tree[struct{}]
 
 	cutChosen bool // the subtable split was decided (chooseCut)
 

@@ -106,3 +106,39 @@ func TestIupdate2Smoke(t *testing.T) {
 	mustValidate(t, e, "k|", "k}")
 	wantValue(t, e, "k|a", "3")
 }
+
+// TestRefreshKeepsReaders: recomputing expired pull output (here because
+// another join reads it) tells its readers what changed instead of
+// dropping them. Before, validating w| recomputed p and invalidated q,
+// whose keys vanished though nothing was written; in four partitions the
+// same happened when another partition's subscribe recomputed p, so a
+// validate q| q} followed by a non-validating read saw nothing (issue 8).
+func TestRefreshKeepsReaders(t *testing.T) {
+	e := New(Options{})
+	for _, j := range [][3]string{
+		{"p|", "p}", "p|<x:1> = copy s|<x> pull"},
+		{"q|", "q}", "q|<x:1> = copy p|<x>"},
+		{"w|", "w}", "w|<x:1> = copy p|<x>"},
+	} {
+		if _, err := e.AddJoinText(j[0], j[1], j[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustInsert(t, e, "s|a", "1", "s|b", "2")
+	mustValidate(t, e, "q|", "q}")
+	wantCount(t, e, "q|", "q}", 2)
+	mustValidate(t, e, "w|", "w}")
+	wantValue(t, e, "q|a", "1")
+	wantCount(t, e, "q|", "q}", 2)
+	// The refresh carries writes to q as changes: an update and an erase.
+	mustInsert(t, e, "s|a", "3")
+	if err := e.Erase("s|b"); err != nil {
+		t.Fatal(err)
+	}
+	mustValidate(t, e, "w|", "w}")
+	wantValue(t, e, "q|a", "3")
+	wantCount(t, e, "q|", "q}", 1)
+	mustValidate(t, e, "q|", "q}")
+	wantValue(t, e, "q|a", "3")
+	wantCount(t, e, "q|", "q}", 1)
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/pequod-go/pequod/joins"
@@ -240,7 +241,9 @@ func (e *Engine) createSink(in *instance, sk, value string, nder int32) {
 	t := in.ij.sink
 	t.nmodify++
 	t.store.Put(sk, &entry{value: value, owner: in, nder: nder})
-	e.notify(t, sk, chInsert, "", value)
+	if in != e.refreshing {
+		e.notify(t, sk, chInsert, "", value)
+	}
 }
 
 // writeSink overwrites a derived key's value and notifies readers. A key
@@ -249,14 +252,18 @@ func (e *Engine) writeSink(t *table, sk string, en *entry, value string) {
 	t.nmodify++
 	old := en.value
 	en.value = value
-	e.notify(t, sk, chUpdate, old, value)
+	if en.owner == nil || en.owner != e.refreshing {
+		e.notify(t, sk, chUpdate, old, value)
+	}
 }
 
 // eraseSink removes a derived key and notifies readers.
 func (e *Engine) eraseSink(t *table, sk string, en *entry) {
 	t.nmodify++
 	t.store.Delete(sk)
-	e.notify(t, sk, chErase, en.value, "")
+	if en.owner == nil || en.owner != e.refreshing {
+		e.notify(t, sk, chErase, en.value, "")
+	}
 }
 
 // trackedDerivation returns the value of some current derivation of sk
@@ -381,12 +388,83 @@ func (e *Engine) invalidateInstance(in *instance) {
 	// themselves: telling them to drop early would destroy what they just
 	// computed from it, and in chains of pull joins across partitions, drop
 	// the copies parked requests were waiting for, forever (issue 8).
+	// (The instance refresh recomputes published expiring output too.)
 	quiet := e.quietRemote
-	if e.instExpiry(in) != math.MaxInt64 {
+	if e.instExpiry(in) != math.MaxInt64 || in == e.refreshing {
 		e.quietRemote = true
 	}
 	e.invalidateDownstream(t, in.lo, in.hi)
 	e.quietRemote = quiet
+}
+
+// refresh recomputes an instance whose data expired (§3.8, §10 A4) in
+// place: its keys are recomputed without notifications, then readers are
+// told what changed — the keys that appeared, changed value or vanished —
+// as ordinary changes. Readers of the output (a push join over a pull
+// join, and copies in other partitions) thus stay maintained instead of
+// being dropped and rebuilt: a read of pull output, such as another
+// partition's subscribe, no longer destroys what was computed from it
+// (issue 8). If the recomputation cannot finish, the instance and its
+// readers are invalidated as before.
+func (e *Engine) refresh(in *instance) error {
+	if in.busy {
+		return nil
+	}
+	t := in.ij.sink
+	old := map[string]string{}
+	for it := t.store.Seek(in.lo); it.Valid() && it.Key() < in.hi; {
+		if en := it.Value(); en.owner == in {
+			old[it.Key()] = en.value
+			it.Remove()
+			continue
+		}
+		it.Next()
+	}
+	e.dropTree(in.root)
+	in.root = nil
+	in.pending = interval.Tree[*pendingOp]{}
+	in.recompute = nil
+	in.invalid = true
+	prev := e.refreshing
+	e.refreshing = in
+	err := e.compute(in)
+	e.refreshing = prev
+	if err != nil || in.invalid {
+		// compute invalidated what it made; the old keys' readers go too
+		// (locally: copies elsewhere carry the old output's expiry).
+		quiet := e.quietRemote
+		e.quietRemote = true
+		e.invalidateDownstream(t, in.lo, in.hi)
+		e.quietRemote = quiet
+		return err
+	}
+	for it := t.store.Seek(in.lo); it.Valid() && it.Key() < in.hi; it.Next() {
+		en := it.Value()
+		if en.owner != in {
+			continue
+		}
+		k := it.Key()
+		if ov, ok := old[k]; ok {
+			delete(old, k)
+			if ov != en.value {
+				e.notify(t, k, chUpdate, ov, en.value)
+			}
+		} else {
+			e.notify(t, k, chInsert, "", en.value)
+		}
+	}
+	gone := make([]string, 0, len(old))
+	for k := range old {
+		gone = append(gone, k)
+	}
+	slices.Sort(gone)
+	for _, k := range gone {
+		if _, ok := t.store.Get(k); ok {
+			continue // another writer holds the key now; readers saw its write
+		}
+		e.notify(t, k, chErase, old[k], "")
+	}
+	return nil
 }
 
 // invalidateDownstream invalidates, as a whole, every instance with a

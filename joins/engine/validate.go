@@ -188,9 +188,10 @@ func (e *Engine) validateInstance(in *instance, lo, hi string) error {
 	}
 	for attempt := 0; ; attempt++ {
 		if e.expired(in) && !in.invalid {
-			e.invalidateInstance(in) // local readers only (see invalidateInstance)
-		}
-		if in.invalid {
+			if err := e.refresh(in); err != nil {
+				return err
+			}
+		} else if in.invalid {
 			if err := e.compute(in); err != nil {
 				return err
 			}
@@ -246,7 +247,7 @@ func (e *Engine) build(in *instance, level int, b joins.Binding) (*node, error) 
 	src := &j.Sources[level]
 	lo, hi := joins.ScanInterval(&src.Pattern, &j.Sink, b, in.lo, in.hi)
 	st := e.table(src.Table, true)
-	if e.needRemote(in, st, lo, hi) {
+	if e.needRemote(in, lo, hi) {
 		return nil, nil
 	}
 	misses := e.missEvents
