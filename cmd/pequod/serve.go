@@ -62,6 +62,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := fs.String("log-level", "info", "log `level` (debug, info, warn, error); logs go to stderr")
 	maxFrame := fs.Int("max-frame", wire.DefaultMaxFrameBytes, "largest accepted request in `bytes`; a larger one closes its connection")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060)")
+	peerWait := fs.Duration("peer-wait", partition.DefaultPeerWait, "how long a request may wait for copies of ranges other partitions own before it fails with an error naming them")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole serving time to `file` (read it with go tool pprof)")
 	_ = fs.Int("round-robin", 0, "accepted for compatibility and ignored (spec/server.md §1.4)")
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +122,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	srv, err := partition.New(partition.Config{
+		PeerWait:    *peerWait,
 		Partitions:  *partitions,
 		Partitioner: *partfunc,
 		Logger:      log,
