@@ -1,12 +1,3 @@
-// Package partition owns Pequod-Go's key-range partitions: N goroutines,
-// each the only owner of its keys, its store and its join state (an
-// engine.Engine), fed through a mailbox; the router that maps keys and ranges
-// to partitions; and the peer protocol (spec/server.md §3.4–§3.7) by which a
-// partition keeps subscribed copies of source ranges another partition owns.
-//
-// The reactor hands accepted requests to a Server with Dispatch; every
-// request's reply is encoded here and delivered through its Replier, possibly
-// out of order (replies carry the request's seq, §1.3).
 package partition
 
 import (

@@ -36,7 +36,7 @@ type Config struct {
 	PeerWait time.Duration
 	// Transport carries the partitions' peer messages; nil means a new
 	// in-process peer.Local. Partition i of this server is peer.Addr{0, i}.
-	Transport *peer.Local
+	Transport peer.Network
 }
 
 // DefaultPeerWait is the default Config.PeerWait.
@@ -51,7 +51,7 @@ type Server struct {
 	cfg       Config
 	log       *zap.Logger
 	router    route.Router
-	transport *peer.Local
+	transport peer.Network
 	peerWait  time.Duration
 	parts     []*part
 	wg        sync.WaitGroup

@@ -134,3 +134,13 @@ func (m *Msg) String() string {
 type Transport interface {
 	Send(to Addr, m Msg)
 }
+
+// Network is a Transport that partitions join: Register gives an address
+// its Inbox, where messages sent to it arrive. Local is the in-process
+// Network; a cluster's wraps one, delivering messages for this server's
+// partitions locally and carrying the others over the interconnect, so a
+// partition cannot tell which.
+type Network interface {
+	Transport
+	Register(a Addr) *Inbox
+}
