@@ -82,7 +82,7 @@ func (s *Server) control(q *Request, all func(task)) {
 			g.done(func() { g.count += n })
 		})
 		g.finishWith = func() {
-			q.reply(wire.StatusOK, func(b []byte) []byte { return wire.AppendInt(b, g.count) })
+			q.replyInt(g.count)
 		}
 		return
 	}

@@ -27,6 +27,55 @@ type ReplyAppender interface {
 	AppendReply(e ReplyEncoder)
 }
 
+// ValueReplier is an optional Replier extension for clients in the same
+// process: ReplyValue hands the reply over as values (Request.Result), so
+// nothing is encoded or parsed. It may be called from any goroutine.
+type ValueReplier interface {
+	ReplyValue(q *Request)
+}
+
+// ResultKind says which field of a Result holds the payload.
+type ResultKind uint8
+
+const (
+	// ResultNil: no payload (null).
+	ResultNil ResultKind = iota
+	// ResultString: Str (a value, or a failure's message).
+	ResultString
+	// ResultInt: Int (a count).
+	ResultInt
+	// ResultStrings: Strs (a scan's keys and values, alternating).
+	ResultStrings
+	// ResultEncoded: any other payload (stats, control); encode the reply
+	// with AppendTo and parse it.
+	ResultEncoded
+)
+
+// Result is a reply as values.
+type Result struct {
+	Status int
+	Kind   ResultKind
+	Str    string
+	Int    int64
+	Strs   []string
+}
+
+// Result returns the reply the partition set (for ValueReplier).
+func (q *Request) Result() Result {
+	r := Result{Status: q.resStatus, Str: q.resStr, Int: q.resInt, Strs: q.resStrs}
+	switch q.resKind {
+	case resStr:
+		r.Kind = ResultString
+	case resInt:
+		r.Kind = ResultInt
+	case resStrs:
+		r.Kind = ResultStrings
+	case resFn:
+		r.Kind = ResultEncoded
+	}
+	return r
+}
+
 // Request is one accepted RPC. Its strings are owned copies, so it outlives
 // the read buffer it was decoded from.
 type Request struct {
@@ -56,6 +105,7 @@ type Request struct {
 	resKind   uint8 // resNil, resStr, resInt or resFn
 	resStr    string
 	resInt    int64
+	resStrs   []string
 	resFn     func([]byte) []byte
 }
 
@@ -63,6 +113,7 @@ const (
 	resNil uint8 = iota
 	resStr
 	resInt
+	resStrs
 	resFn
 )
 
@@ -75,6 +126,8 @@ func (q *Request) AppendTo(b []byte) []byte {
 		return wire.AppendString(b, q.resStr)
 	case resInt:
 		return wire.AppendInt(b, q.resInt)
+	case resStrs:
+		return appendStrings(b, q.resStrs)
 	case resFn:
 		return q.resFn(b)
 	}
@@ -83,6 +136,10 @@ func (q *Request) AppendTo(b []byte) []byte {
 
 // send delivers the reply set in the res fields.
 func (q *Request) send() {
+	if vr, ok := q.Reply.(ValueReplier); ok {
+		vr.ReplyValue(q)
+		return
+	}
 	if ra, ok := q.Reply.(ReplyAppender); ok {
 		ra.AppendReply(q)
 		return

@@ -358,7 +358,7 @@ func (p *part) single(q *Request) {
 			q.failText(err.Error())
 			return
 		}
-		q.reply(wire.StatusOK, func(b []byte) []byte { return appendStrings(b, kvs) })
+		q.replyStrings(kvs)
 	}
 }
 
@@ -381,6 +381,12 @@ func (q *Request) ok() { q.resStatus, q.resKind = wire.StatusOK, resNil; q.send(
 // replyString and replyInt send the common payloads without allocating.
 func (q *Request) replyString(v string) {
 	q.resStatus, q.resKind, q.resStr = wire.StatusOK, resStr, v
+	q.send()
+}
+
+// replyStrings sends a flat array of strings (a scan's keys and values).
+func (q *Request) replyStrings(ss []string) {
+	q.resStatus, q.resKind, q.resStrs = wire.StatusOK, resStrs, ss
 	q.send()
 }
 
@@ -495,10 +501,10 @@ func (g *gather) finish() {
 	}
 	switch q.Cmd {
 	case wire.CmdCount:
-		q.reply(wire.StatusOK, func(b []byte) []byte { return wire.AppendInt(b, g.count) })
+		q.replyInt(g.count)
 	case wire.CmdScan:
 		merged := mergeScans(g.scans)
-		q.reply(wire.StatusOK, func(b []byte) []byte { return appendStrings(b, merged) })
+		q.replyStrings(merged)
 	case wire.CmdAddJoin:
 		if g.warning != "" {
 			fmt.Fprintln(os.Stderr, g.warning) // the original prints it on the server's stderr (§2.7)

@@ -28,6 +28,8 @@ type twitterBackendOptions struct {
 	Client string
 	// Partitions of an in-process server (runtime.NumCPU() when 0).
 	Partitions int
+	// Profiling is -cpuprofile / -memprofile.
+	Profiling profiling
 
 	RedisAddr     string
 	MemcachedAddr string

@@ -32,6 +32,7 @@ type hnDBOptions struct {
 
 // hnOptions are the parsed flags of `pequod hn`.
 type hnOptions struct {
+	prof   profiling
 	params hn.Params
 	// client is the Pequod server's host:port; "" means an in-process
 	// server.
@@ -158,6 +159,7 @@ func parseHNArgs(args []string, stderr io.Writer) (*hnOptions, error) {
 	fs.StringVar(&o.db.Name, "dbname", "pequod", "PostgreSQL database")
 	fs.IntVar(&o.db.PoolMax, "dbpool-max", 1, "PostgreSQL pool: maximum connections")
 	fs.IntVar(&o.db.PoolDepth, "dbpool-depth", 1, "PostgreSQL pool: pipeline depth")
+	o.prof.register(fs)
 	if err := fs.Parse(hnNormalizeArgs(args)); err != nil {
 		return nil, err
 	}
@@ -250,6 +252,15 @@ func runHN(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopProf, err := o.prof.start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopProf(); err != nil {
+			fmt.Fprintln(stderr, "hn:", err)
+		}
+	}()
 	loop := async.New()
 	be, err := openHNBackend(ctx, o, loop)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 // kvOptions are the parsed flags of `pequod kv`.
 type kvOptions struct {
+	prof       profiling
 	cfg        kv.Config
 	backend    string
 	embedded   bool
@@ -71,6 +72,7 @@ func parseKVArgs(args []string, stderr io.Writer) (*kvOptions, error) {
 		}
 		return nil
 	})
+	o.prof.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -149,6 +151,15 @@ func runKV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stopProf, err := o.prof.start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopProf(); err != nil {
+			fmt.Fprintln(stderr, "kv:", err)
+		}
+	}()
 	if !o.quiet {
 		o.cfg.Progress = stderr
 	}

@@ -9,9 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"runtime"
-	pprofruntime "runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,7 +61,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxFrame := fs.Int("max-frame", wire.DefaultMaxFrameBytes, "largest accepted request in `bytes`; a larger one closes its connection")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060)")
 	peerWait := fs.Duration("peer-wait", partition.DefaultPeerWait, "how long a request may wait for copies of ranges other partitions own before it fails with an error naming them")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole serving time to `file` (read it with go tool pprof)")
+	var prof profiling
+	prof.register(fs)
 	_ = fs.Int("round-robin", 0, "accepted for compatibility and ignored (spec/server.md §1.4)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -96,22 +95,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return fmt.Errorf("-cpuprofile: %w", err)
-		}
-		if err := pprofruntime.StartCPUProfile(f); err != nil {
-			f.Close()
-			return fmt.Errorf("-cpuprofile: %w", err)
-		}
-		defer func() {
-			pprofruntime.StopCPUProfile()
-			if err := f.Close(); err != nil {
-				log.Warn("cpu profile", zap.Error(err))
-			}
-		}()
+	stopProf, err := prof.start()
+	if err != nil {
+		return err
 	}
+	defer func() {
+		if err := stopProf(); err != nil {
+			log.Warn("profile", zap.Error(err))
+		}
+	}()
 
 	if *pprofAddr != "" {
 		stop, err := servePprof(*pprofAddr, log)

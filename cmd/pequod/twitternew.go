@@ -131,6 +131,7 @@ func parseTwitternewArgs(args []string, stderr io.Writer) (twitterBackendOptions
 	f.floatVar(&p.PLogout, "op weight: logout", "plogout")
 	f.floatVar(&p.PRead, "op weight: timeline check", "pread")
 
+	o.Profiling.register(fs)
 	if err := fs.Parse(normalizeTwitternewArgs(args, f.bools)); err != nil {
 		return o, err
 	}
@@ -203,6 +204,15 @@ func runTwitternew(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	stopProf, err := opts.Profiling.start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopProf(); err != nil {
+			fmt.Fprintln(stderr, "twitternew:", err)
+		}
+	}()
 	loop := async.New()
 	be, err := openTwitterBackend(ctx, opts, loop)
 	if err != nil {

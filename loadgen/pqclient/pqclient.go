@@ -2,8 +2,9 @@
 // one API whose completions run on an async.Loop, over either a TCP
 // connection (wire.Client) or an embedded partition.Server in the same
 // process (apps.md §1: with no server address an app talks to an in-process
-// server). Both paths carry the same msgpack requests and replies, so an
-// application behaves identically over either.
+// server). The embedded path hands the server request structs and takes
+// replies as values — msgpack is for sockets — and both paths deliver the
+// same outcomes, so an application behaves identically over either.
 package pqclient
 
 import (
@@ -22,17 +23,48 @@ import (
 // status (spec/server.md §1.3).
 var ErrFailed = errors.New("pequod: request failed")
 
-// reply is one request's outcome, read on the loop goroutine.
+// reply is one request's outcome, read on the loop goroutine: a decoded
+// payload (TCP), or, from an embedded server, the payload as values
+// (direct).
 type reply struct {
 	status  int64
 	payload wire.Value
 	err     error
 	release func()
+	direct  bool
+	value   partition.Result
 }
 
-// transport sends one encoded request; cb runs on the loop goroutine.
+// request is one request's command and string arguments (or, for control,
+// its encoded object).
+type request struct {
+	cmd  wire.Cmd
+	n    int
+	args [3]string
+	enc  []byte // control's encoded object
+}
+
+// appendArgs encodes the arguments after the request header.
+func (rq *request) appendArgs(b []byte) []byte {
+	if rq.enc != nil {
+		return append(b, rq.enc...)
+	}
+	for i := 0; i < rq.n; i++ {
+		b = wire.AppendString(b, rq.args[i])
+	}
+	return b
+}
+
+func (rq *request) nargs() int {
+	if rq.enc != nil {
+		return 1
+	}
+	return rq.n
+}
+
+// transport sends one request; cb runs on the loop goroutine.
 type transport interface {
-	send(cmd wire.Cmd, nargs int, args func([]byte) []byte, cb func(reply))
+	send(rq request, cb func(reply))
 	close() error
 	describe() string
 }
@@ -63,24 +95,16 @@ func Dial(ctx context.Context, addr string, loop *async.Loop) (*Conn, error) {
 // Embedded returns a connection to srv in this process. Closing the
 // connection does not close srv.
 func Embedded(srv *partition.Server, loop *async.Loop) *Conn {
-	return &Conn{loop: loop, t: &local{srv: srv, loop: loop, pending: make(map[uint64]func(reply))}}
+	return &Conn{loop: loop, t: &local{srv: srv, loop: loop, pending: make(map[*localCall]struct{})}}
 }
 
 // Close closes the connection; outstanding requests complete with errors.
 func (c *Conn) Close() error { return c.t.close() }
 
-func str1(a string) func([]byte) []byte {
-	return func(b []byte) []byte { return wire.AppendString(b, a) }
-}
-
-func str2(a, b2 string) func([]byte) []byte {
-	return func(b []byte) []byte { return wire.AppendString(wire.AppendString(b, a), b2) }
-}
-
-func str3(a, b2, c string) func([]byte) []byte {
-	return func(b []byte) []byte {
-		return wire.AppendString(wire.AppendString(wire.AppendString(b, a), b2), c)
-	}
+func req(cmd wire.Cmd, args ...string) request {
+	rq := request{cmd: cmd, n: len(args)}
+	copy(rq.args[:], args)
+	return rq
 }
 
 func (r reply) check() error {
@@ -101,7 +125,7 @@ func (r reply) done() {
 
 // Insert stores key = value.
 func (c *Conn) Insert(key, value string, done func(error)) {
-	c.t.send(wire.CmdInsert, 2, str2(key, value), func(r reply) {
+	c.t.send(req(wire.CmdInsert, key, value), func(r reply) {
 		err := r.check()
 		r.done()
 		if done != nil {
@@ -112,7 +136,7 @@ func (c *Conn) Insert(key, value string, done func(error)) {
 
 // Erase removes key.
 func (c *Conn) Erase(key string, done func(error)) {
-	c.t.send(wire.CmdErase, 1, str1(key), func(r reply) {
+	c.t.send(req(wire.CmdErase, key), func(r reply) {
 		err := r.check()
 		r.done()
 		if done != nil {
@@ -123,32 +147,39 @@ func (c *Conn) Erase(key string, done func(error)) {
 
 // Get reads key's value (empty when absent).
 func (c *Conn) Get(key string, done func([]byte, error)) {
-	c.t.send(wire.CmdGet, 1, str1(key), func(r reply) {
+	c.t.send(req(wire.CmdGet, key), func(r reply) {
 		var v []byte
 		err := r.check()
 		if err == nil {
-			v = append([]byte(nil), r.payload.Bytes()...)
+			if r.direct {
+				v = []byte(r.value.Str)
+			} else {
+				v = append([]byte(nil), r.payload.Bytes()...)
+			}
 		}
 		r.done()
 		done(v, err)
 	})
 }
 
-func rangeArgs(first, last, scanlast string) (int, func([]byte) []byte) {
+func rangeReq(cmd wire.Cmd, first, last, scanlast string) request {
 	if scanlast == "" {
-		return 2, str2(first, last)
+		return req(cmd, first, last)
 	}
-	return 3, str3(first, last, scanlast)
+	return req(cmd, first, last, scanlast)
 }
 
 // Count validates [first, last) and counts the keys in [first, scanlast)
 // (scanlast "" means last) (spec/server.md §1.6).
 func (c *Conn) Count(first, last, scanlast string, done func(int64, error)) {
-	n, args := rangeArgs(first, last, scanlast)
-	c.t.send(wire.CmdCount, n, args, func(r reply) {
+	c.t.send(rangeReq(wire.CmdCount, first, last, scanlast), func(r reply) {
 		var v int64
 		err := r.check()
-		if err == nil {
+		if err == nil && r.direct {
+			if v = r.value.Int; r.value.Kind != partition.ResultInt {
+				err = fmt.Errorf("pequod: count reply %+v is not an integer", r.value)
+			}
+		} else if err == nil {
 			var ok bool
 			if v, ok = r.payload.Int(); !ok {
 				err = fmt.Errorf("pequod: count reply %v is not an integer", r.payload)
@@ -162,8 +193,7 @@ func (c *Conn) Count(first, last, scanlast string, done func(int64, error)) {
 // Scan validates [first, last) and returns the pairs in [first, scanlast).
 // The pairs are owned by the callee.
 func (c *Conn) Scan(first, last, scanlast string, done func([]wire.KV, error)) {
-	n, args := rangeArgs(first, last, scanlast)
-	c.t.send(wire.CmdScan, n, args, func(r reply) {
+	c.t.send(rangeReq(wire.CmdScan, first, last, scanlast), func(r reply) {
 		kvs, err := scanPairs(r)
 		r.done()
 		done(kvs, err)
@@ -173,6 +203,27 @@ func (c *Conn) Scan(first, last, scanlast string, done func([]wire.KV, error)) {
 func scanPairs(r reply) ([]wire.KV, error) {
 	if err := r.check(); err != nil {
 		return nil, err
+	}
+	if r.direct {
+		ss := r.value.Strs
+		if r.value.Kind != partition.ResultStrings || len(ss)%2 != 0 {
+			return nil, fmt.Errorf("pequod: scan reply is not a flat key/value array")
+		}
+		// One block for all the bytes: the pairs are the callee's.
+		size := 0
+		for _, x := range ss {
+			size += len(x)
+		}
+		buf := make([]byte, 0, size)
+		kvs := make([]wire.KV, len(ss)/2)
+		for i := range kvs {
+			k, v := ss[2*i], ss[2*i+1]
+			buf = append(buf, k...)
+			kvs[i].Key = buf[len(buf)-len(k) : len(buf) : len(buf)]
+			buf = append(buf, v...)
+			kvs[i].Value = buf[len(buf)-len(v) : len(buf) : len(buf)]
+		}
+		return kvs, nil
 	}
 	p := r.payload
 	if !p.IsArray() || p.Len()%2 != 0 {
@@ -192,10 +243,14 @@ func scanPairs(r reply) ([]wire.KV, error) {
 // any: the error text on failure (spec/server.md §1.6: the reply payload is
 // null or an error string), or a map's "message" from servers that send one.
 func (c *Conn) AddJoin(first, last, text string, done func(msg string, err error)) {
-	c.t.send(wire.CmdAddJoin, 3, str3(first, last, text), func(r reply) {
+	c.t.send(req(wire.CmdAddJoin, first, last, text), func(r reply) {
 		err := r.check()
 		msg := ""
-		if r.err == nil {
+		if r.direct {
+			if r.value.Kind == partition.ResultString {
+				msg = r.value.Str
+			}
+		} else if r.err == nil {
 			if r.payload.IsStr() {
 				msg = r.payload.Str()
 			} else if m, ok := r.payload.Get("message"); ok {
@@ -212,7 +267,7 @@ func (c *Conn) AddJoin(first, last, text string, done func(msg string, err error
 
 // StatsAsync requests the server's stats object (§5.1) as JSON.
 func (c *Conn) StatsAsync(done func(json.RawMessage, error)) {
-	c.t.send(wire.CmdStats, 0, nil, func(r reply) {
+	c.t.send(req(wire.CmdStats), func(r reply) {
 		v, err := objectJSON(r)
 		r.done()
 		done(v, err)
@@ -228,7 +283,7 @@ func (c *Conn) ControlAsync(obj map[string]any, done func(json.RawMessage, error
 		c.loop.Finish(func() { done(nil, fmt.Errorf("pqclient: encode control: %w", err)) })
 		return
 	}
-	c.t.send(wire.CmdControl, 1, func(b []byte) []byte { return append(b, enc...) }, func(r reply) {
+	c.t.send(request{cmd: wire.CmdControl, enc: enc}, func(r reply) {
 		v, err := objectJSON(r)
 		r.done()
 		done(v, err)
@@ -301,9 +356,9 @@ func newRemote(c *wire.Client, loop *async.Loop) *remote {
 
 func (r *remote) describe() string { return "tcp " + r.c.RemoteAddr().String() }
 
-func (r *remote) send(cmd wire.Cmd, nargs int, args func([]byte) []byte, cb func(reply)) {
+func (r *remote) send(rq request, cb func(reply)) {
 	r.loop.Start()
-	call := r.c.GoRaw(cmd, nargs, args, nil)
+	call := r.c.GoRaw(rq.cmd, rq.nargs(), rq.appendArgs, nil)
 	r.mu.Lock()
 	r.queue = append(r.queue, remoteCall{call, cb})
 	r.mu.Unlock()
@@ -356,75 +411,94 @@ func (r *remote) close() error {
 
 // --- embedded -------------------------------------------------------------
 
-// local dispatches requests straight to an in-process partition.Server: no
-// socket and no event loop, only the msgpack encoding both paths share.
+// local hands requests straight to an in-process partition.Server as
+// partition.Requests and takes the replies as values (partition.ValueReplier):
+// nothing is encoded or parsed on the way.
 type local struct {
 	srv     *partition.Server
 	loop    *async.Loop
 	mu      sync.Mutex
-	seq     uint64
-	pending map[uint64]func(reply)
+	pending map[*localCall]struct{}
 	closed  bool
-	buf     []byte
+}
+
+// localCall is one request in flight: the partition.Request and its
+// completion, in one allocation.
+type localCall struct {
+	partition.Request
+	l  *local
+	cb func(reply)
 }
 
 func (l *local) describe() string { return "embedded" }
 
-func (l *local) send(cmd wire.Cmd, nargs int, args func([]byte) []byte, cb func(reply)) {
+func (l *local) send(rq request, cb func(reply)) {
 	l.loop.Start()
+	c := &localCall{l: l, cb: cb}
+	c.Request = partition.Request{Cmd: rq.cmd, Reply: c, Seq: localSeq}
+	if rq.enc != nil {
+		// The control object as the server sees it from a socket.
+		if v, err := wire.Parse(rq.enc); err == nil {
+			c.Control, _ = v.Interface().(map[string]any)
+		}
+	}
+	switch {
+	case rq.cmd == wire.CmdAddJoin:
+		c.Key, c.Arg3, c.Arg4, c.HasArg4 = rq.args[0], rq.args[1], rq.args[2], true
+	case rq.n == 3:
+		c.Key, c.Arg3, c.Arg4, c.HasArg4 = rq.args[0], rq.args[1], rq.args[2], true
+	default:
+		c.Key, c.Arg3 = rq.args[0], rq.args[1]
+	}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		l.loop.Finish(func() { cb(reply{status: wire.StatusFail, err: wire.ErrClosed}) })
 		return
 	}
-	seq := l.seq
-	l.seq++
-	l.pending[seq] = cb
+	l.pending[c] = struct{}{}
 	l.mu.Unlock()
-
-	b := wire.AppendRequestHeader(l.buf[:0], cmd, seq, nargs)
-	if args != nil {
-		b = args(b)
-	}
-	l.buf = b
-	msg, err := wire.Parse(b)
-	var req *partition.Request
-	if err == nil {
-		wr, verdict := wire.ParseRequest(msg)
-		if verdict != wire.Accept {
-			err = fmt.Errorf("pqclient: request rejected: %s", wr.Reason)
-		} else {
-			req, err = partition.FromWire(&wr, l)
-		}
-	}
-	if err != nil {
-		l.finish(seq, reply{status: wire.StatusFail, err: err})
-		return
-	}
-	l.srv.Dispatch([]*partition.Request{req})
+	l.srv.Dispatch([]*partition.Request{&c.Request})
 }
 
-// SendReply implements partition.Replier; it runs on partition goroutines.
-func (l *local) SendReply(b []byte) {
-	msg, err := wire.Parse(b)
-	if err != nil {
-		return // cannot happen: the partition encodes replies itself
-	}
-	rep, ok := wire.ParseReply(msg)
-	if !ok || rep.Seq < 0 {
+// localSeq is the seq every embedded request carries (encoded 0): replies
+// find their call through the Request itself.
+var localSeq = []byte{0}
+
+// ReplyValue implements partition.ValueReplier; it runs on partition
+// goroutines.
+func (c *localCall) ReplyValue(q *partition.Request) {
+	res := q.Result()
+	if res.Kind == partition.ResultEncoded {
+		c.SendReply(q.AppendTo(nil))
 		return
 	}
-	l.finish(uint64(rep.Seq), reply{status: rep.Status, payload: rep.Payload})
+	c.l.finish(c, reply{status: int64(res.Status), direct: true, value: res})
 }
 
-func (l *local) finish(seq uint64, r reply) {
+// SendReply implements partition.Replier for the replies a partition
+// encodes itself (stats, control).
+func (c *localCall) SendReply(b []byte) {
+	msg, err := wire.Parse(b)
+	var rep wire.Reply
+	ok := err == nil
+	if ok {
+		rep, ok = wire.ParseReply(msg)
+	}
+	if !ok {
+		c.l.finish(c, reply{status: wire.StatusFail, err: fmt.Errorf("pqclient: bad reply %x", b)})
+		return
+	}
+	c.l.finish(c, reply{status: rep.Status, payload: rep.Payload})
+}
+
+func (l *local) finish(c *localCall, r reply) {
 	l.mu.Lock()
-	cb, ok := l.pending[seq]
-	delete(l.pending, seq)
+	_, ok := l.pending[c]
+	delete(l.pending, c)
 	l.mu.Unlock()
 	if ok {
-		l.loop.Finish(func() { cb(r) })
+		l.loop.Finish(func() { c.cb(r) })
 	}
 }
 
@@ -432,10 +506,10 @@ func (l *local) close() error {
 	l.mu.Lock()
 	l.closed = true
 	pending := l.pending
-	l.pending = make(map[uint64]func(reply))
+	l.pending = make(map[*localCall]struct{})
 	l.mu.Unlock()
-	for _, cb := range pending {
-		l.loop.Finish(func() { cb(reply{status: wire.StatusFail, err: wire.ErrClosed}) })
+	for c := range pending {
+		l.loop.Finish(func() { c.cb(reply{status: wire.StatusFail, err: wire.ErrClosed}) })
 	}
 	return nil
 }
