@@ -87,6 +87,7 @@ type Engine struct {
 	seq       uint64
 	eager     []*instance
 	matchFree [][]match // reusable scan buffers (see getMatches)
+	nodeBufs  [][]*node // reusable notify buffers (see takeNodeBuf)
 	njoins    int
 	lru       lruList
 	timeIns   time.Duration
@@ -109,7 +110,10 @@ type table struct {
 	store *skiplist.Store[*entry]
 	joins []*installedJoin
 	sinks interval.Tree[*sinkRange] // disjoint validated ranges (§4.1)
-	regs  interval.Tree[*node]      // registrations of joins reading this table
+	regs  interval.Tree[*regGroup]  // registrations of joins reading this table
+	// regIndex finds a registered interval's group; nregs counts nodes.
+	regIndex map[regKey]*regGroup
+	nregs    int
 
 	cutChosen bool // the subtable split was decided (chooseCut)
 

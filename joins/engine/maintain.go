@@ -34,10 +34,10 @@ func (e *Engine) notify(t *table, key string, kind change, old, value string) {
 	if t.regs.Len() == 0 {
 		return
 	}
-	var buf [8]*node
-	ns := buf[:0]
-	t.regs.Stab(key, func(it *interval.Item[*node]) bool {
-		ns = append(ns, it.Value)
+	ns := e.takeNodeBuf()
+	defer e.putNodeBuf(ns)
+	t.regs.Stab(key, func(it *interval.Item[*regGroup]) bool {
+		ns = append(ns, it.Value.nodes...)
 		return true
 	})
 	for i := 1; i < len(ns); i++ { // stable insertion sort, level descending
@@ -74,6 +74,22 @@ func (e *Engine) notify(t *table, key string, kind change, old, value string) {
 		}
 		e.apply(in, sk, kind, old, value)
 	}
+}
+
+// takeNodeBuf and putNodeBuf lend notify a scratch slice; notify nests
+// (a sink write notifies the sink's readers), so buffers are a stack.
+func (e *Engine) takeNodeBuf() []*node {
+	if n := len(e.nodeBufs); n > 0 {
+		b := e.nodeBufs[n-1]
+		e.nodeBufs = e.nodeBufs[:n-1]
+		return b[:0]
+	}
+	return make([]*node, 0, 16)
+}
+
+func (e *Engine) putNodeBuf(b []*node) {
+	clear(b)
+	e.nodeBufs = append(e.nodeBufs, b[:0])
 }
 
 // contextChange handles an insert or erase seen by a context registration.
@@ -288,7 +304,7 @@ func (e *Engine) trackedDerivation(in *instance, sk string) (string, bool) {
 			return
 		}
 		src := &j.Sources[n.level]
-		n.tbl.store.Range(n.item.Lo, n.item.Hi, func(k string, en *entry) bool {
+		n.tbl.store.Range(n.lo, n.hi, func(k string, en *entry) bool {
 			if !src.Matches(k, n.binding) {
 				return true
 			}
@@ -482,8 +498,12 @@ func (e *Engine) invalidateDownstream(t *table, lo, hi string) {
 		return
 	}
 	var insts []*instance
-	t.regs.Overlap(lo, hi, func(it *interval.Item[*node]) bool {
-		insts = append(insts, it.Value.inst)
+	t.regs.Overlap(lo, hi, func(it *interval.Item[*regGroup]) bool {
+		for _, n := range it.Value.nodes {
+			if n.lo < hi && lo < n.hi { // what the node read, not its wider filing
+				insts = append(insts, n.inst)
+			}
+		}
 		return true
 	})
 	for _, in := range insts {

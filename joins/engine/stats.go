@@ -98,7 +98,7 @@ func subtables(t *table) int {
 func (e *Engine) MemoryBytes() int {
 	n := 0
 	for _, t := range e.tables {
-		n += t.store.Bytes() + 64*t.regs.Len() + 96*t.sinks.Len()
+		n += t.store.Bytes() + 64*t.regs.Len() + 80*t.nregs + 96*t.sinks.Len()
 	}
 	return n
 }

@@ -42,13 +42,47 @@ type instance struct {
 
 // node is one registration: the scan of source `level` under `binding`.
 type node struct {
-	inst     *instance
-	level    int
-	binding  joins.Binding
-	tbl      *table
-	item     *interval.Item[*node]
+	inst    *instance
+	level   int
+	binding joins.Binding
+	tbl     *table
+	// lo, hi is the source interval the node's scan read.
+	lo, hi string
+	// group is the registration it is filed under (gidx its index there);
+	// last-level nodes are filed under their binding's whole interval so
+	// that every instance reading one source range shares it.
+	group    *regGroup
+	gidx     int
 	children map[string]*node // context nodes: context key -> child registration
 	alive    bool
+}
+
+// regGroup is one registered source interval of a table and every node
+// registered on exactly that interval: the original's shared source range
+// (one registration with the set of sink instances it feeds) rather than
+// one tree entry per (timeline, poster) pair.
+type regGroup struct {
+	nodes []*node
+	item  *interval.Item[*regGroup]
+}
+
+type regKey struct{ lo, hi string }
+
+// register files n under [lo,hi) of t.
+func (e *Engine) register(t *table, n *node, lo, hi string) {
+	k := regKey{lo, hi}
+	g := t.regIndex[k]
+	if g == nil {
+		g = &regGroup{}
+		g.item = t.regs.Insert(lo, hi, g)
+		if t.regIndex == nil {
+			t.regIndex = map[regKey]*regGroup{}
+		}
+		t.regIndex[k] = g
+	}
+	n.group, n.gidx = g, len(g.nodes)
+	g.nodes = append(g.nodes, n)
+	t.nregs++
 }
 
 // pendingOp is one recorded context change (or a min/max key to recompute),
@@ -261,8 +295,16 @@ func (e *Engine) build(in *instance, level int, b joins.Binding) (*node, error) 
 	}
 	var n *node
 	if in.maintained() {
-		n = &node{inst: in, level: level, binding: b, tbl: st, alive: true}
-		n.item = st.regs.Insert(lo, hi, n)
+		n = &node{inst: in, level: level, binding: b, tbl: st, lo: lo, hi: hi, alive: true}
+		rlo, rhi := lo, hi
+		if level == len(j.Sources)-1 {
+			// Value-level changes are checked against the instance's range
+			// before they apply (R-NOTIFY-2), so the registration can be the
+			// binding's interval over the whole join range, which every
+			// instance with this binding shares.
+			rlo, rhi = joins.ScanInterval(&src.Pattern, &j.Sink, b, in.ij.lo, in.ij.hi)
+		}
+		e.register(st, n, rlo, rhi)
 	}
 	last := level == len(j.Sources)-1
 	it := st.store.Seek(lo)
@@ -583,7 +625,7 @@ func (e *Engine) retract(in *instance, n *node) {
 	src := &j.Sources[n.level]
 	ms := e.getMatches()
 	defer func() { e.putMatches(ms) }()
-	n.tbl.store.Range(n.item.Lo, n.item.Hi, func(k string, en *entry) bool {
+	n.tbl.store.Range(n.lo, n.hi, func(k string, en *entry) bool {
 		if src.Matches(k, n.binding) {
 			ms = append(ms, match{k, en.value})
 		}
@@ -602,9 +644,20 @@ func (e *Engine) retract(in *instance, n *node) {
 
 // unregister removes one node's registration.
 func (e *Engine) unregister(n *node) {
-	if n.alive {
-		n.alive = false
-		n.tbl.regs.Delete(n.item)
+	if !n.alive {
+		return
+	}
+	n.alive = false
+	g, t := n.group, n.tbl
+	last := g.nodes[len(g.nodes)-1]
+	g.nodes[n.gidx], last.gidx = last, n.gidx
+	g.nodes[len(g.nodes)-1] = nil
+	g.nodes = g.nodes[:len(g.nodes)-1]
+	n.group = nil
+	t.nregs--
+	if len(g.nodes) == 0 {
+		t.regs.Delete(g.item)
+		delete(t.regIndex, regKey{g.item.Lo, g.item.Hi})
 	}
 }
 
