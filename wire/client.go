@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime"
 	"sync"
 	"time"
 )
@@ -37,7 +36,8 @@ var (
 )
 
 // ConnError is the error of every call outstanding when the connection
-// failed (read or write error, EOF, or a decode error on the reply stream).
+// failed (read or write error, EOF, or a decode error on the incoming
+// stream), and of later calls. It is a Conn's default Lost error.
 type ConnError struct{ Err error }
 
 func (e *ConnError) Error() string        { return "wire: connection lost: " + e.Err.Error() }
@@ -76,45 +76,52 @@ type Options struct {
 	// write is in progress are always coalesced into the next write.
 	// Negative disables the yield.
 	LowWater int
-	// MaxFrameBytes and MaxDepth bound replies (see Decoder).
+	// MaxFrameBytes and MaxDepth bound incoming messages (see Decoder).
 	MaxFrameBytes int
 	MaxDepth      int
+	// Handler, if set, serves the requests the peer sends on the
+	// connection (see Handler). Without one they are discarded.
+	Handler Handler
 }
 
-// Client is a connection to a Pequod server speaking the msgpack RPC
-// protocol. Requests are numbered 0, 1, 2, ... per connection, may be
-// pipelined without limit (use Pace for back-pressure), and their replies,
-// which may arrive in any order, are matched by seq; replies with unknown
-// seqs are discarded, and so are requests sent by the peer (a Client does
-// not serve requests). All methods are safe for concurrent use.
+// A Handler serves a request that the peer sent on a Client's connection:
+// a server-to-server link carries calls in both directions, each side
+// numbering its own requests from seq 0 (spec/server.md §1.3, §3.2).
+// Messages with a negative command are replies and are matched to the
+// client's calls; every other message is a request, classified by
+// ParseRequest: v is Accept or Reject (a message that is not a request at
+// all, verdict Close, closes the connection with an error, §1.5). The
+// handler answers with Client.Reply, now or later; a rejected request is
+// answered with status StatusFail and a null payload.
+//
+// The handler runs on the client's reader goroutine, so no reply is read
+// while it runs: it must not block (hand slow work to another goroutine
+// and reply from there) and must not call Close. req and its Values are
+// valid only until it returns.
+type Handler func(c *Client, req *Request, v Verdict)
+
+// Client is a connection to a Pequod server (or a peer server) speaking
+// the msgpack RPC protocol; it is the msgpack framing on a Conn. Requests
+// are numbered 0, 1, 2, ... per connection, may be pipelined without limit
+// (use Pace for back-pressure), and their replies, which may arrive in any
+// order, are matched by seq; replies with unknown seqs are discarded.
+// Requests sent by the peer go to Options.Handler (discarded without one).
+// All methods are safe for concurrent use.
 //
 // Each RPC has a synchronous helper taking a context (Get, Insert, ...)
 // and an asynchronous one (GetAsync, ...) that returns a *Call whose Done
 // channel receives the call when the reply arrives, in the style of
-// net/rpc. If the connection fails, every outstanding call completes with
-// a *ConnError (ErrClosed after Close) and the typed helpers return the
-// failure values of spec/server.md §1.3 (empty value, 0, empty scan, {}).
+// net/rpc; GoRawFunc delivers to a callback instead. If the connection
+// fails, every outstanding call completes with a *ConnError (ErrClosed
+// after Close) and the typed helpers return the failure values of
+// spec/server.md §1.3 (empty value, 0, empty scan, {}).
 //
 // A Client runs two goroutines (reader and writer); Close stops both.
 type Client struct {
-	conn     net.Conn
-	lowWater int
-
-	mu        sync.Mutex
-	wbuf      []byte // requests not yet handed to the writer
-	spare     []byte
-	inflight  int // bytes being written
-	seq       uint64
-	pending   map[uint64]*Call
-	err       error
-	paceCh    chan struct{} // closed when under the low pace limits
-	drainCh   chan struct{} // closed when nothing is outstanding
-	wake      chan struct{}
-	quit      chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
-
-	dec Decoder
+	conn    *Conn[*Call]
+	handler Handler
+	dec     Decoder // used by the reader goroutine only
+	req     Request // the request being served; reader goroutine only
 }
 
 // Dial connects to a server at addr ("host:port") with default options.
@@ -135,265 +142,122 @@ func DialContext(ctx context.Context, addr string, opts *Options) (*Client, erro
 // NewClient runs the protocol over an established connection (TCP_NODELAY
 // is set on TCP connections). The Client owns conn and closes it.
 func NewClient(conn net.Conn, opts *Options) *Client {
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	if o.LowWater == 0 {
-		o.LowWater = DefaultLowWater
-	}
-	c := &Client{
-		conn:     conn,
-		lowWater: o.LowWater,
-		pending:  make(map[uint64]*Call, 64),
-		wake:     make(chan struct{}, 1),
-		quit:     make(chan struct{}),
-		wbuf:     make([]byte, 0, 16<<10),
-		spare:    make([]byte, 0, 16<<10),
-	}
+	c := &Client{handler: o.Handler}
 	c.dec.MaxFrameBytes, c.dec.MaxDepth = o.MaxFrameBytes, o.MaxDepth
-	c.wg.Add(2)
-	go c.writer()
-	go c.reader()
+	c.conn = NewConn[*Call](conn, ConnOptions{Match: MatchSeq, LowWater: o.LowWater})
+	c.conn.Start((*rpcCodec)(c))
 	return c
 }
 
 // Close closes the connection. Every outstanding call completes with
-// ErrClosed. Close waits for the client's goroutines to exit and is
-// idempotent.
-func (c *Client) Close() error {
-	c.fail(ErrClosed)
-	c.wg.Wait()
-	return nil
-}
+// ErrClosed. Close waits for the client's goroutines to exit (so it must
+// not be called from a Handler or a GoRawFunc callback) and is idempotent.
+func (c *Client) Close() error { return c.conn.Close() }
 
 // Err returns nil while the client is usable, else why it is not
 // (ErrClosed or a *ConnError).
-func (c *Client) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
+func (c *Client) Err() error { return c.conn.Err() }
 
 // Outstanding returns the number of calls awaiting replies.
-func (c *Client) Outstanding() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.pending)
-}
+func (c *Client) Outstanding() int { return c.conn.Outstanding() }
 
 // Unsent returns the number of request bytes not yet accepted by the
 // connection.
-func (c *Client) Unsent() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.wbuf) + c.inflight
-}
+func (c *Client) Unsent() int { return c.conn.Unsent() }
 
 // LocalAddr and RemoteAddr return the connection's addresses.
 func (c *Client) LocalAddr() net.Addr  { return c.conn.LocalAddr() }
 func (c *Client) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
-
-func (c *Client) overHigh() bool {
-	return len(c.wbuf)+c.inflight > PaceHighBytes || len(c.pending) > PaceHighCalls
-}
-
-func (c *Client) underLow() bool {
-	return len(c.wbuf)+c.inflight <= PaceLowBytes && len(c.pending) <= PaceLowCalls
-}
-
-// notifyLocked wakes Pace and Drain waiters whose condition now holds.
-func (c *Client) notifyLocked() {
-	if c.paceCh != nil && (c.err != nil || c.underLow()) {
-		close(c.paceCh)
-		c.paceCh = nil
-	}
-	if c.drainCh != nil && (c.err != nil || len(c.pending) == 0) {
-		close(c.drainCh)
-		c.drainCh = nil
-	}
-}
 
 // Pace implements the back-pressure of spec/server.md §1.8: if more than
 // 1 MiB of requests are unsent or more than 16384 replies are outstanding,
 // it blocks until at most 512 KiB are unsent and at most 8192 replies are
 // outstanding. Otherwise it returns at once. It returns the client's error
 // if the connection fails, or ctx's error.
-func (c *Client) Pace(ctx context.Context) error {
-	c.mu.Lock()
-	if c.err != nil || !c.overHigh() {
-		err := c.err
-		c.mu.Unlock()
-		return err
-	}
-	return c.waitLocked(ctx, &c.paceCh, c.underLow)
-}
+func (c *Client) Pace(ctx context.Context) error { return c.conn.Pace(ctx) }
 
 // Drain blocks until no call is outstanding (or the client fails, or ctx
 // is done).
-func (c *Client) Drain(ctx context.Context) error {
-	c.mu.Lock()
-	return c.waitLocked(ctx, &c.drainCh, func() bool { return len(c.pending) == 0 })
+func (c *Client) Drain(ctx context.Context) error { return c.conn.Drain(ctx) }
+
+// Reply sends the reply [-cmd, seq, status, payload] to a request from the
+// peer (see Handler). seqRaw is the request's SeqRaw, copied before Reply
+// returns (a handler that replies later must keep a copy of it, since the
+// Request does not outlive the handler). payload appends the payload value;
+// nil sends null. On a dead connection the reply is dropped and the
+// client's error returned.
+func (c *Client) Reply(cmd Cmd, seqRaw []byte, status int, payload func([]byte) []byte) error {
+	return c.conn.Write(func(b []byte) []byte { return AppendReply(b, cmd, seqRaw, status, payload) })
 }
 
-// waitLocked waits (c.mu held on entry, released on return) until ok()
-// holds, using the broadcast channel *chp.
-func (c *Client) waitLocked(ctx context.Context, chp *chan struct{}, ok func() bool) error {
-	for c.err == nil && !ok() {
-		if *chp == nil {
-			*chp = make(chan struct{})
+// rpcCodec is the msgpack RPC framing of a Client's Conn.
+type rpcCodec Client
+
+// Decode decodes the complete messages in buf: replies complete their
+// calls, requests go to the handler.
+func (cd *rpcCodec) Decode(buf []byte) (int, int, error) {
+	c := (*Client)(cd)
+	msgs, used, err := c.dec.Decode(buf)
+	for _, m := range msgs {
+		if herr := c.handle(m); herr != nil {
+			return used, 0, herr
 		}
-		ch := *chp
-		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		c.mu.Lock()
 	}
-	err := c.err
-	c.mu.Unlock()
-	return err
+	return used, c.dec.Need(), err
 }
 
-// fail shuts the client down with err (the first error wins): it closes the
-// connection and completes every outstanding call with the error.
-func (c *Client) fail(err error) {
-	c.mu.Lock()
-	if c.err == nil {
-		c.err = err
-	}
-	err = c.err
-	calls := c.pending
-	c.pending = make(map[uint64]*Call)
-	c.notifyLocked()
-	c.mu.Unlock()
-	c.closeOnce.Do(func() {
-		close(c.quit)
-		_ = c.conn.Close()
-	})
-	for _, call := range calls {
-		call.Err, call.Status = err, StatusFail
-		call.deliver()
-	}
+// Fail completes a call that got no reply.
+func (cd *rpcCodec) Fail(call *Call, err error) {
+	call.Err, call.Status = err, StatusFail
+	call.deliver()
 }
 
-func (c *Client) writer() {
-	defer c.wg.Done()
-	for {
-		select {
-		case <-c.wake:
-		case <-c.quit:
-			return
-		}
-		yielded := false
-		for {
-			c.mu.Lock()
-			if len(c.wbuf) == 0 || c.err != nil {
-				c.mu.Unlock()
-				break
-			}
-			if len(c.wbuf) < c.lowWater && !yielded {
-				c.mu.Unlock()
-				yielded = true
-				runtime.Gosched()
-				continue
-			}
-			out := c.wbuf
-			c.wbuf = c.spare[:0]
-			c.inflight = len(out)
-			c.mu.Unlock()
-
-			_, err := c.conn.Write(out)
-
-			c.mu.Lock()
-			c.inflight = 0
-			if cap(out) <= 1<<20 {
-				c.spare = out[:0]
-			} else {
-				c.spare = make([]byte, 0, 16<<10)
-			}
-			c.notifyLocked()
-			c.mu.Unlock()
-			if err != nil {
-				c.fail(&ConnError{Err: err})
-				return
-			}
-			yielded = true
-		}
-	}
-}
-
-func (c *Client) reader() {
-	defer c.wg.Done()
-	buf := make([]byte, 64<<10)
-	start, end := 0, 0
-	for {
-		if end == len(buf) {
-			if start > 0 {
-				end = copy(buf, buf[start:end])
-				start = 0
-			} else {
-				// A message larger than the buffer: grow by doubling as its
-				// bytes arrive (never by its declared size).
-				nb := make([]byte, 2*len(buf))
-				copy(nb, buf[:end])
-				buf = nb
-			}
-		}
-		n, err := c.conn.Read(buf[end:])
-		end += n
-		if end-start > 0 && end-start >= c.dec.Need() {
-			msgs, used, derr := c.dec.Decode(buf[start:end])
-			for _, m := range msgs {
-				c.handle(m)
-			}
-			start += used
-			if start == end {
-				start, end = 0, 0
-			}
-			if derr != nil {
-				c.fail(&ConnError{Err: derr})
-				return
-			}
-		}
-		if err != nil {
-			c.fail(&ConnError{Err: err})
-			return
-		}
-	}
-}
-
-// handle completes the call a reply belongs to.
-func (c *Client) handle(m Value) {
+// handle completes the call a reply belongs to, or serves a request.
+func (c *Client) handle(m Value) error {
 	r, ok := ParseReply(m)
-	if !ok || r.Seq < 0 {
-		return // a request from the peer (a Client does not serve requests) or a bad seq
+	if !ok {
+		return c.serve(m)
 	}
-	seq := uint64(r.Seq)
-	c.mu.Lock()
-	call := c.pending[seq]
-	if call == nil {
-		c.mu.Unlock()
-		return
+	if r.Seq < 0 {
+		return nil // a bad seq
 	}
-	delete(c.pending, seq)
-	c.notifyLocked()
-	c.mu.Unlock()
-
+	call, ok := c.conn.Take(uint64(r.Seq))
+	if !ok {
+		return nil
+	}
 	call.Status = r.Status
 	call.Payload = Value{}
 	if r.Payload.Exists() {
 		call.Payload = cloneInto(&call.own, r.Payload)
 	}
 	if r.Cmd != call.Cmd {
-		call.Err = fmt.Errorf("%w: reply to seq %d has command %d, want %d", ErrBadReply, seq, r.Cmd, call.Cmd)
+		call.Err = fmt.Errorf("%w: reply to seq %d has command %d, want %d", ErrBadReply, call.Seq, r.Cmd, call.Cmd)
 	}
 	call.deliver()
+	return nil
+}
+
+// serve hands a request from the peer to the handler.
+func (c *Client) serve(m Value) error {
+	if c.handler == nil {
+		return nil // a Client without a Handler does not serve requests
+	}
+	var v Verdict
+	c.req, v = ParseRequest(m)
+	if v == Close {
+		const max = 200
+		s := m.String()
+		if len(s) > max {
+			s = s[:max] + "..."
+		}
+		return fmt.Errorf("wire: bad rpc from %s (%s): %s", c.conn.RemoteAddr(), c.req.Reason, s)
+	}
+	c.handler(c, &c.req, v)
+	return nil
 }
 
 // Call is one RPC in flight or completed, in the style of net/rpc.
@@ -410,11 +274,13 @@ type Call struct {
 	// encoding error, mismatched reply). A reply with status -1 is not an
 	// Err; see Check.
 	Err error
-	// Done receives the call when it completes.
+	// Done receives the call when it completes (nil for GoRawFunc calls,
+	// which complete through their callback).
 	Done chan *Call
 
 	own batch
 	ch  chan *Call // private Done channel, capacity 1
+	fn  func(*Call)
 }
 
 var callPool = sync.Pool{New: func() any { return &Call{ch: make(chan *Call, 1)} }}
@@ -439,7 +305,7 @@ func newCall(cmd Cmd, done chan *Call) *Call {
 // caller must have received it from Done and must not use it (or its
 // Payload) afterwards. Releasing is optional.
 func (call *Call) Release() {
-	call.Cmd, call.Seq, call.Status, call.Err, call.Done = 0, 0, 0, nil, nil
+	call.Cmd, call.Seq, call.Status, call.Err, call.Done, call.fn = 0, 0, 0, nil, nil, nil
 	call.Payload = Value{}
 	if cap(call.own.buf) > 64<<10 {
 		call.own = batch{}
@@ -447,14 +313,10 @@ func (call *Call) Release() {
 	callPool.Put(call)
 }
 
-// deliver sends the call on Done without blocking; as in net/rpc, Done must
-// have enough buffer space, or the completion is dropped.
-func (call *Call) deliver() {
-	select {
-	case call.Done <- call:
-	default:
-	}
-}
+// deliver calls the call's callback, or sends the call on Done without
+// blocking; as in net/rpc, Done must have enough buffer space, or the
+// completion is dropped.
+func (call *Call) deliver() { Deliver(call, call.fn, call.Done) }
 
 // Check returns the call's error: Err if set, a *StatusError if the status
 // is not 0, else nil.
@@ -560,28 +422,27 @@ func (c *Client) GoRaw(cmd Cmd, nargs int, args func([]byte) []byte, done chan *
 	return c.send(newCall(cmd, done), nargs, args)
 }
 
+// GoRawFunc is GoRaw with completion by callback: fn is called with the
+// completed call on the client's reader goroutine (or, if the connection
+// is already down, on the caller's; when it fails, on the goroutine that
+// notices). fn must not block, since no reply is read while it runs, and
+// must not call Close; handing the call to an event loop is its intended
+// use. The call's Done is nil.
+func (c *Client) GoRawFunc(cmd Cmd, nargs int, args func([]byte) []byte, fn func(*Call)) *Call {
+	call := callPool.Get().(*Call)
+	call.Cmd, call.fn = cmd, fn
+	return c.send(call, nargs, args)
+}
+
 func (c *Client) send(call *Call, nargs int, args func([]byte) []byte) *Call {
-	c.mu.Lock()
-	if c.err != nil {
-		err := c.err
-		c.mu.Unlock()
-		call.Err, call.Status = err, StatusFail
-		call.deliver()
-		return call
-	}
-	call.Seq = c.seq
-	c.seq++
-	b := AppendRequestHeader(c.wbuf, call.Cmd, call.Seq, nargs)
-	if args != nil {
-		b = args(b)
-	}
-	c.wbuf = b
-	c.pending[call.Seq] = call
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.conn.Send(call, func(b []byte, seq uint64) []byte {
+		call.Seq = seq
+		b = AppendRequestHeader(b, call.Cmd, seq, nargs)
+		if args != nil {
+			b = args(b)
+		}
+		return b
+	})
 	return call
 }
 

@@ -117,6 +117,7 @@ func (s *fakeServer) serve(conn net.Conn) {
 		if len(s.raw) < 4096 {
 			s.raw = append(s.raw, rd[:min(n, 4096-len(s.raw))]...)
 		}
+		hold := s.hold // tests turn hold off while serving, never on
 		s.mu.Unlock()
 		buf = append(buf, rd[:n]...)
 		msgs, used, derr := dec.Decode(buf)
@@ -145,7 +146,7 @@ func (s *fakeServer) serve(conn net.Conn) {
 				junk = AppendString(AppendInt(AppendInt(AppendArrayHeader(junk, 3), 1), 7), "t|req")
 				out = append(out[:start], append(junk, out[start:]...)...)
 			}
-			if s.reverse || s.hold {
+			if s.reverse || hold {
 				replies = append(replies, bytes.Clone(out[start:]))
 			}
 		}

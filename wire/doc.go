@@ -43,13 +43,22 @@
 // Table names (spec/joins.md §1.2) are joins.TableName and
 // joins.RangeTableName. AppendReply and AppendReplyHeader build replies.
 //
-// # Client
+// # Connections and the client
 //
-// Client is the pipelining client: per-connection seqs from 0, replies
-// matched by seq in any order, a batching writer goroutine, Pace and Drain
-// for back-pressure (§1.8), synchronous helpers taking a context and
-// asynchronous ones returning a *Call (net/rpc style). BarrierMaster and
-// BarrierMember implement the client-group barrier of §1.9.
+// Conn is the pipelined connection core, independent of framing: a
+// batching writer goroutine, a reader goroutine handing the bytes to a
+// Codec, pending calls matched by seq (MatchSeq) or in order (MatchFIFO),
+// Pace and Drain for back-pressure (§1.8), and every pending call completed
+// with an error when the connection dies. The Redis and memcached clients
+// of loadgen plug their framing into it too.
+//
+// Client is the msgpack RPC framing on a Conn: per-connection seqs from 0,
+// replies matched by seq in any order, synchronous helpers taking a context
+// and asynchronous ones returning a *Call (net/rpc style, or a callback
+// with GoRawFunc). With Options.Handler it also serves the requests the
+// peer sends on the same connection (Reply answers them), as a
+// server-to-server link needs (§3.2). BarrierMaster and BarrierMember
+// implement the client-group barrier of §1.9.
 //
 // # Choices where the spec is silent or ambiguous
 //

@@ -3,10 +3,12 @@
 // memcached, §5.6 Hacker News, §8 raw key-value runs) with nothing outside
 // the standard library.
 //
-// Its architecture follows loadgen/redisclient so that back ends pay the
-// same client-side costs: requests are appended to a buffer under a mutex
-// and a writer goroutine sends everything buffered with one write; a reader
+// It runs on the same connection core as wire.Client and
+// loadgen/redisclient (wire.Conn), so that back ends pay the same
+// client-side costs: requests are appended to a buffer under a mutex and a
+// writer goroutine sends everything buffered with one write; a reader
 // goroutine decodes responses and completes the oldest outstanding call.
+// This package holds only the binary-protocol framing.
 // Every request carries a sequence number in the opaque field; memcached
 // answers in request order, and a response whose opaque or opcode does not
 // match the oldest outstanding request is a protocol error. No quiet
@@ -42,15 +44,16 @@
 package memcache
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"sync"
+	"sync/atomic"
+
+	"github.com/pequod-go/pequod/wire"
 )
 
 // maxCreateTries bounds the APPEND/ADD ping-pong of a Create request. A
@@ -148,27 +151,17 @@ func (call *Call) Release() {
 	c.pool.Put(call)
 }
 
-// Client is a pipelined memcached binary-protocol connection. All methods
-// are safe for concurrent use; responses complete calls in the order the
-// requests were issued.
+// Client is a pipelined memcached binary-protocol connection: the binary
+// framing on a wire.Conn. All methods are safe for concurrent use;
+// responses complete calls in the order the requests were issued.
 type Client struct {
-	conn     net.Conn
+	conn     *wire.Conn[*Call]
 	maxValue int
 	maxBody  int
 	pool     sync.Pool
+	quitted  atomic.Bool // the server answered QUIT: its EOF means "closed"
 
-	mu      sync.Mutex
-	seq     uint32
-	wbuf    []byte
-	spare   []byte
-	pending []*Call // FIFO: pending[head:] await responses in order
-	head    int
-	err     error
-	quitted bool // the server answered QUIT: its EOF means "closed"
-	wake    chan struct{}
-	quit    chan struct{}
-	once    sync.Once
-	wg      sync.WaitGroup
+	stats map[string]string // a STAT's statistics so far; reader goroutine only
 }
 
 // Dial connects to a memcached server at addr ("host:port").
@@ -184,27 +177,35 @@ func Dial(ctx context.Context, addr string, opts *Options) (*Client, error) {
 // NewClient runs the protocol over an established connection, which the
 // Client owns.
 func NewClient(conn net.Conn, opts *Options) *Client {
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
 	maxValue := DefaultMaxValueSize
 	if opts != nil && opts.MaxValueSize > 0 {
 		maxValue = opts.MaxValueSize
 	}
 	c := &Client{
-		conn:     conn,
 		maxValue: maxValue,
 		maxBody:  maxValue + MaxKeyLen + maxExtras,
-		wbuf:     make([]byte, 0, 16<<10),
-		spare:    make([]byte, 0, 16<<10),
-		wake:     make(chan struct{}, 1),
-		quit:     make(chan struct{}),
 	}
 	c.pool.New = func() any { return &Call{c: c} }
-	c.wg.Add(2)
-	go c.writer()
-	go c.reader()
+	c.conn = wire.NewConn[*Call](conn, wire.ConnOptions{
+		Match:  wire.MatchFIFO,
+		Lost:   c.lost,
+		Closed: ErrClosed,
+	})
+	c.conn.Start((*binCodec)(c))
 	return c
+}
+
+// lost is the error of the calls outstanding when the connection failed.
+// The end of the stream is unexpected while calls await responses, unless
+// the server answered QUIT.
+func (c *Client) lost(cause error) error {
+	if errors.Is(cause, io.EOF) || errors.Is(cause, net.ErrClosed) {
+		if c.quitted.Load() {
+			return ErrClosed
+		}
+		cause = fmt.Errorf("%w (%v)", io.ErrUnexpectedEOF, cause)
+	}
+	return &ConnError{Err: cause}
 }
 
 // MaxValueSize is the largest value the client sends or accepts.
@@ -214,33 +215,17 @@ func (c *Client) MaxValueSize() int { return c.maxValue }
 func (c *Client) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
 
 // Close closes the connection; outstanding calls complete with ErrClosed.
-func (c *Client) Close() error {
-	c.fail(ErrClosed)
-	c.wg.Wait()
-	return nil
-}
+func (c *Client) Close() error { return c.conn.Close() }
 
 // Err returns nil while the client is usable, else why it is not.
-func (c *Client) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
+func (c *Client) Err() error { return c.conn.Err() }
 
 // Outstanding returns the number of calls awaiting responses.
-func (c *Client) Outstanding() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.pending) - c.head
-}
+func (c *Client) Outstanding() int { return c.conn.Outstanding() }
 
-// Buffered returns the number of request bytes not yet handed to the
-// connection (for byte-based pacing).
-func (c *Client) Buffered() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.wbuf)
-}
+// Buffered returns the number of request bytes not yet accepted by the
+// connection (buffered or being written), for byte-based pacing.
+func (c *Client) Buffered() int { return c.conn.Unsent() }
 
 // Go starts a request. done may be nil (a private channel is used);
 // otherwise the reader goroutine sends the completed call on it, blocking
@@ -291,51 +276,35 @@ func (c *Client) issue(call *Call, req *Request) {
 		kv := append(append(call.key[:0], req.Key...), req.Value...)
 		call.key, call.val = kv[:len(req.Key):len(req.Key)], kv[len(req.Key):]
 	}
-	c.mu.Lock()
-	if c.err != nil {
-		err := c.err
-		c.mu.Unlock()
-		call.Err = err
-		c.deliverNow(call)
-		return
-	}
-	c.enqueueLocked(call, req)
-	c.mu.Unlock()
-	c.kick()
+	c.send(call, req)
 }
 
-// enqueueLocked encodes req for call with a fresh opaque and queues call.
-func (c *Client) enqueueLocked(call *Call, req *Request) {
-	c.seq++
-	call.opaque = c.seq
-	call.Op = req.Op
-	var ex [20]byte
-	var extras []byte
-	switch req.Op {
-	case OpSet, OpAdd, OpReplace:
-		binary.BigEndian.PutUint32(ex[0:], req.Flags)
-		binary.BigEndian.PutUint32(ex[4:], req.Expiration)
-		extras = ex[:8]
-	case OpIncrement, OpDecrement:
-		binary.BigEndian.PutUint64(ex[0:], req.Delta)
-		binary.BigEndian.PutUint64(ex[8:], req.Initial)
-		binary.BigEndian.PutUint32(ex[16:], req.Expiration)
-		extras = ex[:20]
-	case OpFlush:
-		if req.Expiration != 0 {
-			binary.BigEndian.PutUint32(ex[0:], req.Expiration)
-			extras = ex[:4]
+// send encodes req for call with a fresh opaque (the Conn's seq + 1) and
+// queues call.
+func (c *Client) send(call *Call, req *Request) {
+	c.conn.Send(call, func(b []byte, seq uint64) []byte {
+		call.opaque = uint32(seq) + 1
+		call.Op = req.Op
+		var ex [20]byte
+		var extras []byte
+		switch req.Op {
+		case OpSet, OpAdd, OpReplace:
+			binary.BigEndian.PutUint32(ex[0:], req.Flags)
+			binary.BigEndian.PutUint32(ex[4:], req.Expiration)
+			extras = ex[:8]
+		case OpIncrement, OpDecrement:
+			binary.BigEndian.PutUint64(ex[0:], req.Delta)
+			binary.BigEndian.PutUint64(ex[8:], req.Initial)
+			binary.BigEndian.PutUint32(ex[16:], req.Expiration)
+			extras = ex[:20]
+		case OpFlush:
+			if req.Expiration != 0 {
+				binary.BigEndian.PutUint32(ex[0:], req.Expiration)
+				extras = ex[:4]
+			}
 		}
-	}
-	c.wbuf = appendRequest(c.wbuf, req.Op, call.opaque, extras, req.Key, req.Value)
-	c.pending = append(c.pending, call)
-}
-
-func (c *Client) kick() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+		return appendRequest(b, req.Op, call.opaque, extras, req.Key, req.Value)
+	})
 }
 
 // deliverNow completes a call on the issuing goroutine without blocking it.
@@ -360,7 +329,7 @@ func (c *Client) deliver(call *Call) {
 	}
 	select {
 	case call.Done <- call:
-	case <-c.quit:
+	case <-c.conn.Done():
 		c.deliverNow(call)
 	}
 }
@@ -458,152 +427,64 @@ func (c *Client) doErr(ctx context.Context, req Request) error {
 	return err
 }
 
-func (c *Client) fail(err error) {
-	c.mu.Lock()
-	if c.err == nil {
-		c.err = err
+// binCodec is the binary-protocol framing of a Client's Conn.
+type binCodec Client
+
+// Decode decodes the complete response packets in buf and matches each
+// with the oldest outstanding call.
+func (cd *binCodec) Decode(buf []byte) (used, need int, err error) {
+	c := (*Client)(cd)
+	for {
+		p, n, need, err := decodeResponse(buf[used:], c.maxBody)
+		if err != nil || n == 0 {
+			return used, need, err
+		}
+		used += n
+		if err := c.handle(p); err != nil {
+			return used, 0, err
+		}
 	}
-	err = c.err
-	calls := c.pending[c.head:]
-	c.pending, c.head = nil, 0
-	c.mu.Unlock()
-	c.once.Do(func() {
-		close(c.quit)
-		_ = c.conn.Close()
+}
+
+// Fail completes a call that got no response.
+func (cd *binCodec) Fail(call *Call, err error) {
+	call.Err = err
+	(*Client)(cd).deliverNow(call)
+}
+
+// handle matches one response packet with the oldest outstanding call.
+func (c *Client) handle(p Packet) error {
+	// Look at the oldest call under the Conn's lock; pop it unless the
+	// packet is one statistic of a STAT.
+	var (
+		found, stat bool
+		wantOp      Opcode
+		wantOpaque  uint32
+	)
+	call, ok := c.conn.PopIf(func(call *Call) bool {
+		found, wantOp, wantOpaque = true, call.Op, call.opaque
+		stat = call.Op == OpStat && p.Status == StatusOK && len(p.Key) > 0
+		return p.Opaque == call.opaque && p.Opcode == call.Op && !stat
 	})
-	for _, call := range calls {
-		call.Err = err
-		c.deliverNow(call)
-	}
-}
-
-// writer sends buffered requests: one write per wake-up carries everything
-// issued since the previous write. A small buffer first yields once so that
-// a goroutine issuing a burst can add to the same write.
-func (c *Client) writer() {
-	defer c.wg.Done()
-	for {
-		select {
-		case <-c.wake:
-		case <-c.quit:
-			return
+	switch {
+	case ok:
+	case !found:
+		return fmt.Errorf("%w: response (%s, opaque %d) without a request", ErrProtocol, p.Opcode, p.Opaque)
+	case p.Opaque != wantOpaque || p.Opcode != wantOp:
+		return fmt.Errorf("%w: response (%s, opaque %d) does not match the oldest request (%s, opaque %d)",
+			ErrProtocol, p.Opcode, p.Opaque, wantOp, wantOpaque)
+	default: // stat
+		if c.stats == nil {
+			c.stats = make(map[string]string)
 		}
-		yielded := false
-		for {
-			c.mu.Lock()
-			if len(c.wbuf) == 0 || c.err != nil {
-				c.mu.Unlock()
-				break
-			}
-			if len(c.wbuf) < 2<<10 && !yielded {
-				c.mu.Unlock()
-				yielded = true
-				runtime.Gosched()
-				continue
-			}
-			out := c.wbuf
-			c.wbuf = c.spare[:0]
-			c.mu.Unlock()
-			_, err := c.conn.Write(out)
-			c.mu.Lock()
-			if cap(out) <= 1<<20 {
-				c.spare = out[:0]
-			} else {
-				c.spare = make([]byte, 0, 16<<10)
-			}
-			c.mu.Unlock()
-			if err != nil {
-				c.fail(&ConnError{Err: err})
-				return
-			}
-			yielded = true
-		}
+		c.stats[string(p.Key)] = string(p.Value)
+		return nil
 	}
-}
-
-func (c *Client) reader() {
-	defer c.wg.Done()
-	r := bufio.NewReaderSize(c.conn, 64<<10)
-	var hdr [HeaderSize]byte
-	var body []byte
-	for {
-		err := func() error {
-			if _, err := io.ReadFull(r, hdr[:]); err != nil {
-				return err
-			}
-			h, err := ParseHeader(hdr[:], c.maxBody)
-			if err != nil {
-				return err
-			}
-			if cap(body) < int(h.BodyLen) {
-				body = make([]byte, h.BodyLen)
-			}
-			body = body[:h.BodyLen]
-			if _, err := io.ReadFull(r, body); err != nil {
-				return err
-			}
-			took, err := c.handle(splitBody(h, body))
-			if took {
-				body = nil // a call owns it now
-			}
-			return err
-		}()
-		if cap(body) > 1<<20 {
-			body = nil
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-				c.mu.Lock()
-				quitted := c.quitted
-				c.mu.Unlock()
-				if quitted {
-					c.fail(ErrClosed)
-					return
-				}
-				err = io.ErrUnexpectedEOF
-			}
-			c.fail(&ConnError{Err: err})
-			return
-		}
+	if call.Op == OpStat {
+		call.Stats, c.stats = c.stats, nil
 	}
-}
-
-// errStopped tells the reader that the client already failed.
-var errStopped = errors.New("memcache: stopped")
-
-// bigValue is the value size from which a response's body buffer is handed
-// to the call instead of copied.
-const bigValue = 64 << 10
-
-// handle matches one response packet with the oldest outstanding call. It
-// reports whether the call took ownership of the packet's storage.
-func (c *Client) handle(p Packet) (bool, error) {
-	c.mu.Lock()
-	if c.err != nil {
-		c.mu.Unlock()
-		return false, errStopped
-	}
-	if c.head >= len(c.pending) {
-		c.mu.Unlock()
-		return false, fmt.Errorf("%w: response (%s, opaque %d) without a request", ErrProtocol, p.Opcode, p.Opaque)
-	}
-	call := c.pending[c.head]
-	if p.Opaque != call.opaque || p.Opcode != call.Op {
-		c.mu.Unlock()
-		return false, fmt.Errorf("%w: response (%s, opaque %d) does not match the oldest request (%s, opaque %d)",
-			ErrProtocol, p.Opcode, p.Opaque, call.Op, call.opaque)
-	}
-	if call.Op == OpStat && p.Status == StatusOK && len(p.Key) > 0 {
-		c.mu.Unlock()
-		if call.Stats == nil {
-			call.Stats = make(map[string]string)
-		}
-		call.Stats[string(p.Key)] = string(p.Value)
-		return false, nil
-	}
-	c.popLocked()
 	if call.Op == OpQuit && p.Status == StatusOK {
-		c.quitted = true
+		c.quitted.Store(true)
 	}
 	if call.create && call.tries < maxCreateTries &&
 		(call.Op == OpAppend && p.Status == StatusNotStored ||
@@ -614,12 +495,9 @@ func (c *Client) handle(p Packet) (bool, error) {
 		if call.Op == OpAdd {
 			next = OpAppend
 		}
-		c.enqueueLocked(call, &Request{Op: next, Key: call.key, Value: call.val})
-		c.mu.Unlock()
-		c.kick()
-		return false, nil
+		c.send(call, &Request{Op: next, Key: call.key, Value: call.val})
+		return nil
 	}
-	c.mu.Unlock()
 
 	if call.create && call.Op == OpAppend && p.Status == StatusNotStored {
 		call.Err = fmt.Errorf("%w: APPEND of %d bytes to %q not stored although ADD found the key; "+
@@ -627,35 +505,18 @@ func (c *Client) handle(p Packet) (bool, error) {
 	}
 	call.Status = p.Status
 	call.CAS = p.CAS
-	took := len(p.Value) >= bigValue
-	if took {
-		call.buf = nil
-		call.Value = p.Value
-	} else {
-		call.buf = append(call.buf[:0], p.Value...)
-		call.Value = call.buf[:len(call.buf):len(call.buf)]
-	}
+	// Copy the value out of the read buffer, which is reused.
+	call.buf = append(call.buf[:0], p.Value...)
+	call.Value = call.buf[:len(call.buf):len(call.buf)]
 	if p.Status == StatusOK && (call.Op == OpIncrement || call.Op == OpDecrement) {
 		if len(p.Value) != 8 {
 			// The call is off the queue; complete it before failing.
 			call.Err = fmt.Errorf("%w: %s response value of %d bytes, want 8", ErrProtocol, call.Op, len(p.Value))
 			c.deliver(call)
-			return took, call.Err
+			return call.Err
 		}
 		call.Counter = binary.BigEndian.Uint64(p.Value)
 	}
 	c.deliver(call)
-	return took, nil
-}
-
-func (c *Client) popLocked() {
-	c.pending[c.head] = nil
-	c.head++
-	if c.head == len(c.pending) {
-		c.pending, c.head = c.pending[:0], 0
-	} else if c.head >= 1024 && c.head*2 >= len(c.pending) {
-		n := copy(c.pending, c.pending[c.head:])
-		clear(c.pending[n:])
-		c.pending, c.head = c.pending[:n], 0
-	}
+	return nil
 }

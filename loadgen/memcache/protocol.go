@@ -208,18 +208,29 @@ var ErrShort = errors.New("memcache: incomplete packet")
 // returns ErrShort when b ends before the packet does, and an error wrapping
 // ErrProtocol when the packet is malformed.
 func DecodeResponse(b []byte, maxBody int) (Packet, int, error) {
+	p, n, _, err := decodeResponse(b, maxBody)
+	if err == nil && n == 0 {
+		return p, 0, ErrShort
+	}
+	return p, n, err
+}
+
+// decodeResponse is DecodeResponse for the reader: when b ends before the
+// packet does, it returns n = 0 and the packet's length as far as b shows
+// it (the header's size, or the whole packet's once the header is there).
+func decodeResponse(b []byte, maxBody int) (p Packet, n, need int, err error) {
 	if len(b) < HeaderSize {
-		return Packet{}, 0, ErrShort
+		return p, 0, HeaderSize, nil
 	}
 	h, err := ParseHeader(b, maxBody)
 	if err != nil {
-		return Packet{}, 0, err
+		return p, 0, 0, err
 	}
-	n := HeaderSize + int(h.BodyLen)
+	n = HeaderSize + int(h.BodyLen)
 	if len(b) < n {
-		return Packet{}, 0, ErrShort
+		return p, 0, n, nil
 	}
-	return splitBody(h, b[HeaderSize:n]), n, nil
+	return splitBody(h, b[HeaderSize:n]), n, 0, nil
 }
 
 // splitBody cuts a checked body into extras, key and value.

@@ -2,25 +2,27 @@
 // written for the key-value load generator (loadgen/kv) so that the
 // comparison with Pequod needs nothing outside the standard library.
 //
-// It mirrors the architecture of the Pequod wire.Client so that both
-// back ends pay the same client-side costs: requests are appended to a
-// buffer under a mutex and a writer goroutine sends everything buffered
-// with one write; a reader goroutine parses replies, which Redis sends in
-// request order, and completes the oldest outstanding call. Calls are
-// asynchronous (Go, net/rpc style, completion on a Done channel) or
-// synchronous (Do).
+// It runs on the same connection core as the Pequod wire.Client
+// (wire.Conn), so that both back ends pay the same client-side costs:
+// requests are appended to a buffer under a mutex and a writer goroutine
+// sends everything buffered with one write; a reader goroutine parses
+// replies, which Redis sends in request order, and completes the oldest
+// outstanding call. This package holds only the RESP framing. Calls are
+// asynchronous (Go, net/rpc style, completion on a Done channel; GoFunc,
+// completion by callback) or synchronous (Do).
 package redisclient
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"strconv"
 	"sync"
+
+	"github.com/pequod-go/pequod/wire"
 )
 
 var (
@@ -99,10 +101,11 @@ type Call struct {
 	// Err is set when no reply arrived (connection failure, ErrClosed).
 	// An error reply from the server is not an Err; see Check.
 	Err error
-	// Done receives the call when it completes.
+	// Done receives the call when it completes (nil for GoFunc calls).
 	Done chan *Call
 
 	ch  chan *Call
+	fn  func(*Call)
 	buf []byte // owns Reply.Str of bulk/status replies
 }
 
@@ -126,19 +129,14 @@ func newCall(done chan *Call) *Call {
 // Release returns a completed call to a pool. Optional; the caller must not
 // use the call or its Reply afterwards.
 func (call *Call) Release() {
-	call.Reply, call.Err, call.Done = Reply{}, nil, nil
+	call.Reply, call.Err, call.Done, call.fn = Reply{}, nil, nil, nil
 	if cap(call.buf) > 64<<10 {
 		call.buf = nil
 	}
 	callPool.Put(call)
 }
 
-func (call *Call) deliver() {
-	select {
-	case call.Done <- call:
-	default:
-	}
-}
+func (call *Call) deliver() { wire.Deliver(call, call.fn, call.Done) }
 
 // Check returns Err, or a *RedisError for an error reply, else nil.
 func (call *Call) Check() error {
@@ -167,22 +165,11 @@ func (call *Call) Bytes() ([]byte, error) {
 	return nil, fmt.Errorf("%w: expected a string, got %s", ErrProtocol, call.Reply)
 }
 
-// Client is a pipelined RESP2 connection. All methods are safe for
-// concurrent use; replies complete calls in the order the commands were
-// issued.
+// Client is a pipelined RESP2 connection: the RESP framing on a
+// wire.Conn, which replies complete in the order the commands were issued.
+// All methods are safe for concurrent use.
 type Client struct {
-	conn net.Conn
-
-	mu      sync.Mutex
-	wbuf    []byte
-	spare   []byte
-	pending []*Call // FIFO: pending[head:] await replies in order
-	head    int
-	err     error
-	wake    chan struct{}
-	quit    chan struct{}
-	once    sync.Once
-	wg      sync.WaitGroup
+	conn *wire.Conn[*Call]
 }
 
 // Dial connects to a Redis server at addr ("host:port").
@@ -198,42 +185,32 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 // NewClient runs the protocol over an established connection, which the
 // Client owns.
 func NewClient(conn net.Conn) *Client {
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
-	c := &Client{
-		conn:  conn,
-		wbuf:  make([]byte, 0, 16<<10),
-		spare: make([]byte, 0, 16<<10),
-		wake:  make(chan struct{}, 1),
-		quit:  make(chan struct{}),
-	}
-	c.wg.Add(2)
-	go c.writer()
-	go c.reader()
+	c := &Client{conn: wire.NewConn[*Call](conn, wire.ConnOptions{
+		Match:  wire.MatchFIFO,
+		Lost:   lost,
+		Closed: ErrClosed,
+	})}
+	c.conn.Start((*respCodec)(c))
 	return c
 }
 
-// Close closes the connection; outstanding calls complete with ErrClosed.
-func (c *Client) Close() error {
-	c.fail(ErrClosed)
-	c.wg.Wait()
-	return nil
+// lost is the error of the calls outstanding when the connection failed;
+// the end of the stream is unexpected while calls await replies.
+func lost(cause error) error {
+	if errors.Is(cause, io.EOF) || errors.Is(cause, net.ErrClosed) {
+		cause = fmt.Errorf("%w (%v)", io.ErrUnexpectedEOF, cause)
+	}
+	return &ConnError{Err: cause}
 }
+
+// Close closes the connection; outstanding calls complete with ErrClosed.
+func (c *Client) Close() error { return c.conn.Close() }
 
 // Err returns nil while the client is usable, else why it is not.
-func (c *Client) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
+func (c *Client) Err() error { return c.conn.Err() }
 
 // Outstanding returns the number of calls awaiting replies.
-func (c *Client) Outstanding() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.pending) - c.head
-}
+func (c *Client) Outstanding() int { return c.conn.Outstanding() }
 
 // AppendCommand appends a command as a RESP array of bulk strings.
 func AppendCommand(dst []byte, args ...[]byte) []byte {
@@ -253,22 +230,21 @@ func AppendCommand(dst []byte, args ...[]byte) []byte {
 // Go starts a command (e.g. Go(nil, []byte("GET"), key)). done may be nil
 // (a private channel is used) or must be buffered.
 func (c *Client) Go(done chan *Call, args ...[]byte) *Call {
-	call := newCall(done)
-	c.mu.Lock()
-	if c.err != nil {
-		err := c.err
-		c.mu.Unlock()
-		call.Err = err
-		call.deliver()
-		return call
-	}
-	c.wbuf = AppendCommand(c.wbuf, args...)
-	c.pending = append(c.pending, call)
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	return c.send(newCall(done), args)
+}
+
+// GoFunc starts a command whose completion calls fn with the call. fn runs
+// on the client's reader goroutine (or, when the connection is already
+// down, on the caller's) and must not block or call Close; handing the
+// call to an event loop is its intended use.
+func (c *Client) GoFunc(fn func(*Call), args ...[]byte) *Call {
+	call := callPool.Get().(*Call)
+	call.fn = fn
+	return c.send(call, args)
+}
+
+func (c *Client) send(call *Call, args [][]byte) *Call {
+	c.conn.Send(call, func(b []byte, _ uint64) []byte { return AppendCommand(b, args...) })
 	return call
 }
 
@@ -318,109 +294,26 @@ func cloneReply(r Reply) Reply {
 	return r
 }
 
-func (c *Client) fail(err error) {
-	c.mu.Lock()
-	if c.err == nil {
-		c.err = err
-	}
-	err = c.err
-	calls := c.pending[c.head:]
-	c.pending, c.head = nil, 0
-	c.mu.Unlock()
-	c.once.Do(func() {
-		close(c.quit)
-		_ = c.conn.Close()
-	})
-	for _, call := range calls {
-		call.Err = err
-		call.deliver()
-	}
-}
+// respCodec is the RESP framing of a Client's Conn.
+type respCodec Client
 
-// writer sends buffered commands: one write per wake-up carries everything
-// issued since the previous write. A small buffer first yields once so that
-// a goroutine issuing a burst can add to the same write.
-func (c *Client) writer() {
-	defer c.wg.Done()
-	for {
-		select {
-		case <-c.wake:
-		case <-c.quit:
-			return
-		}
-		yielded := false
-		for {
-			c.mu.Lock()
-			if len(c.wbuf) == 0 || c.err != nil {
-				c.mu.Unlock()
-				break
-			}
-			if len(c.wbuf) < 2<<10 && !yielded {
-				c.mu.Unlock()
-				yielded = true
-				runtime.Gosched()
-				continue
-			}
-			out := c.wbuf
-			c.wbuf = c.spare[:0]
-			c.mu.Unlock()
-			_, err := c.conn.Write(out)
-			c.mu.Lock()
-			if cap(out) <= 1<<20 {
-				c.spare = out[:0]
-			} else {
-				c.spare = make([]byte, 0, 16<<10)
-			}
-			c.mu.Unlock()
-			if err != nil {
-				c.fail(&ConnError{Err: err})
-				return
-			}
-			yielded = true
-		}
-	}
-}
-
-func (c *Client) reader() {
-	defer c.wg.Done()
-	r := bufio.NewReaderSize(c.conn, 64<<10)
-	var scratch []byte
-	for {
-		rep, buf, err := readReply(r, scratch[:0], 0)
-		scratch = buf
-		if cap(scratch) > 1<<20 {
-			scratch = nil
-		}
+// Decode parses the complete replies in buf and completes the oldest
+// outstanding call with each.
+func (cd *respCodec) Decode(buf []byte) (used, need int, err error) {
+	c := (*Client)(cd)
+	for used < len(buf) {
+		rep, end, n, err := parseReply(buf, used, 0)
 		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-				err = io.ErrUnexpectedEOF
-			}
-			c.fail(&ConnError{Err: err})
-			return
+			return used, 0, err
 		}
-		c.mu.Lock()
-		if c.err != nil {
-			c.mu.Unlock()
-			return
+		if end < 0 {
+			return used, n - used, nil
 		}
-		if c.head >= len(c.pending) {
-			c.mu.Unlock()
-			c.fail(&ConnError{Err: fmt.Errorf("%w: reply without a request: %s", ErrProtocol, rep)})
-			return
+		call, ok := c.conn.Pop()
+		if !ok {
+			return used, 0, fmt.Errorf("%w: reply without a request: %s", ErrProtocol, rep)
 		}
-		call := c.pending[c.head]
-		c.pending[c.head] = nil
-		c.head++
-		if c.head == len(c.pending) {
-			c.pending, c.head = c.pending[:0], 0
-		} else if c.head >= 1024 && c.head*2 >= len(c.pending) {
-			n := copy(c.pending, c.pending[c.head:])
-			clear(c.pending[n:])
-			c.pending, c.head = c.pending[:n], 0
-		}
-		c.mu.Unlock()
-		// Hand the reply over in storage the call owns: the scratch
-		// buffer is reused for the next reply.
+		// Hand the reply over in storage the call owns: buf is reused.
 		if rep.Kind == KindArray {
 			rep = cloneReply(rep)
 		} else if rep.Str != nil {
@@ -429,89 +322,90 @@ func (c *Client) reader() {
 		}
 		call.Reply = rep
 		call.deliver()
+		used = end
 	}
+	return used, 0, nil
 }
 
-// maxBulk bounds a bulk string or array length accepted from the server.
-const maxBulk = 512 << 20
+// Fail completes a call that got no reply.
+func (cd *respCodec) Fail(call *Call, err error) {
+	call.Err = err
+	call.deliver()
+}
 
-// readReply parses one reply; string bytes are appended to buf (returned,
-// possibly grown), and the reply's Str fields alias buf.
-func readReply(r *bufio.Reader, buf []byte, depth int) (Reply, []byte, error) {
-	if depth > 32 {
-		return Reply{}, buf, fmt.Errorf("%w: nesting too deep", ErrProtocol)
+// Parser limits: a bulk string or array length accepted from the server,
+// the nesting of arrays, and the length of a line.
+const (
+	maxBulk  = 512 << 20
+	maxDepth = 32
+	maxLine  = 64 << 10
+)
+
+// parseReply parses the reply that starts at b[off] and returns it with the
+// offset just past it; its Str fields alias b. If b ends before the reply
+// does, end is -1 and need a lower bound on the offset where it ends.
+func parseReply(b []byte, off, depth int) (rep Reply, end, need int, err error) {
+	if depth > maxDepth {
+		return rep, 0, 0, fmt.Errorf("%w: nesting too deep", ErrProtocol)
 	}
-	line, err := readLine(r)
-	if err != nil {
-		return Reply{}, buf, err
+	line, next, err := parseLine(b, off)
+	if err != nil || next < 0 {
+		return rep, -1, len(b) + 1, err
 	}
 	if len(line) == 0 {
-		return Reply{}, buf, fmt.Errorf("%w: empty line", ErrProtocol)
+		return rep, 0, 0, fmt.Errorf("%w: empty line", ErrProtocol)
 	}
-	rep := Reply{Kind: Kind(line[0])}
+	rep.Kind = Kind(line[0])
 	body := line[1:]
 	switch rep.Kind {
 	case KindStatus, KindError:
-		start := len(buf)
-		buf = append(buf, body...)
-		rep.Str = buf[start:len(buf):len(buf)]
+		rep.Str = body[:len(body):len(body)]
 	case KindInt:
 		rep.Int, err = strconv.ParseInt(string(body), 10, 64)
 		if err != nil {
-			return rep, buf, fmt.Errorf("%w: bad integer %q", ErrProtocol, body)
+			return rep, 0, 0, fmt.Errorf("%w: bad integer %q", ErrProtocol, body)
 		}
 	case KindBulk:
 		n, err := parseLen(body)
 		if err != nil {
-			return rep, buf, err
+			return rep, 0, 0, err
 		}
 		if n < 0 {
 			rep.Nil = true
-			return rep, buf, nil
+			return rep, next, 0, nil
 		}
-		start := len(buf)
-		buf = grow(buf, n+2)
-		if _, err := io.ReadFull(r, buf[start:start+n+2]); err != nil {
-			return rep, buf, err
+		end := next + n + 2
+		if end > len(b) {
+			return rep, -1, end, nil
 		}
-		if buf[start+n] != '\r' || buf[start+n+1] != '\n' {
-			return rep, buf, fmt.Errorf("%w: bulk string not followed by CRLF", ErrProtocol)
+		if b[end-2] != '\r' || b[end-1] != '\n' {
+			return rep, 0, 0, fmt.Errorf("%w: bulk string not followed by CRLF", ErrProtocol)
 		}
-		buf = buf[:start+n]
-		rep.Str = buf[start : start+n : start+n]
+		rep.Str = b[next : end-2 : end-2]
+		return rep, end, 0, nil
 	case KindArray:
 		n, err := parseLen(body)
 		if err != nil {
-			return rep, buf, err
+			return rep, 0, 0, err
 		}
 		if n < 0 {
 			rep.Nil = true
-			return rep, buf, nil
+			return rep, next, 0, nil
 		}
 		rep.Array = make([]Reply, 0, min(n, 1024))
-		for range n {
-			var e Reply
-			e, buf, err = readReply(r, buf, depth+1)
-			if err != nil {
-				return rep, buf, err
+		for i := range n {
+			e, end, need, err := parseReply(b, next, depth+1)
+			if err != nil || end < 0 {
+				// Every element still missing takes at least 3 bytes.
+				return rep, end, need + 3*(n-i-1), err
 			}
 			rep.Array = append(rep.Array, e)
+			next = end
 		}
 	default:
-		return rep, buf, fmt.Errorf("%w: unknown reply type %q", ErrProtocol, line[0])
+		return rep, 0, 0, fmt.Errorf("%w: unknown reply type %q", ErrProtocol, line[0])
 	}
-	return rep, buf, nil
-}
-
-// grow extends buf by n bytes. Earlier Str slices keep pointing into the old
-// array if it is reallocated, which is fine: they are complete.
-func grow(buf []byte, n int) []byte {
-	if cap(buf)-len(buf) >= n {
-		return buf[:len(buf)+n]
-	}
-	nb := make([]byte, len(buf)+n, max(2*cap(buf), len(buf)+n, 64))
-	copy(nb, buf)
-	return nb
+	return rep, next, 0, nil
 }
 
 func parseLen(b []byte) (int, error) {
@@ -522,18 +416,18 @@ func parseLen(b []byte) (int, error) {
 	return n, nil
 }
 
-// readLine reads a CRLF-terminated line (without the CRLF). The slice is
-// valid until the next read from r.
-func readLine(r *bufio.Reader) ([]byte, error) {
-	line, err := r.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		return nil, fmt.Errorf("%w: line too long", ErrProtocol)
+// parseLine returns the CRLF-terminated line at b[off] (without the CRLF)
+// and the offset after it, or next = -1 if b holds no complete line yet.
+func parseLine(b []byte, off int) (line []byte, next int, err error) {
+	i := bytes.IndexByte(b[off:], '\n')
+	if i > maxLine || i < 0 && len(b)-off > maxLine {
+		return nil, -1, fmt.Errorf("%w: line too long", ErrProtocol)
 	}
-	if err != nil {
-		return nil, err
+	if i < 0 {
+		return nil, -1, nil
 	}
-	if len(line) < 2 || line[len(line)-2] != '\r' {
-		return nil, fmt.Errorf("%w: line not terminated by CRLF", ErrProtocol)
+	if i == 0 || b[off+i-1] != '\r' {
+		return nil, -1, fmt.Errorf("%w: line not terminated by CRLF", ErrProtocol)
 	}
-	return line[:len(line)-2], nil
+	return b[off : off+i-1], off + i + 1, nil
 }
