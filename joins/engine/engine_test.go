@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -141,4 +144,54 @@ func TestRefreshKeepsReaders(t *testing.T) {
 	mustValidate(t, e, "q|", "q}")
 	wantValue(t, e, "q|a", "3")
 	wantCount(t, e, "q|", "q}", 1)
+}
+
+// fakeLocality owns everything but table x, whose copies the test hands
+// out, and records the invalidations the engine reports to subscribers.
+type fakeLocality struct {
+	xHeld       bool
+	xExpires    int64
+	invalidated []string
+}
+
+func (f *fakeLocality) Local(lo, hi string) bool { return !strings.HasPrefix(lo, "x|") }
+func (f *fakeLocality) Owns(key string) bool     { return !strings.HasPrefix(key, "x|") }
+func (f *fakeLocality) Copied(lo, hi string, now int64) (bool, int64) {
+	return f.xHeld, f.xExpires
+}
+func (f *fakeLocality) KeyChanged(table, key, value string, erased bool) {}
+func (f *fakeLocality) RangeInvalidated(table, lo, hi string) {
+	f.invalidated = append(f.invalidated, fmt.Sprintf("%s [%q, %q)", table, lo, hi))
+}
+
+// TestExpiringOutputNeverInvalidatedRemotely: y is a push join over copies
+// of pull output x held from another partition, so its output expires with
+// them and every copy of y elsewhere carries that expiry. Dropping the x
+// copy invalidates y (locally); recomputing y then finds x missing. Before,
+// that incomplete recomputation had already reset y's expiry to "never" and
+// so told y's subscribers to drop their copies — which, in a chain of pull
+// and push joins across partitions, dropped the copies a parked request
+// was waiting for, again and again, until it timed out (found by the wire
+// soak, seed 11547).
+func TestExpiringOutputNeverInvalidatedRemotely(t *testing.T) {
+	loc := &fakeLocality{xHeld: true}
+	e := New(Options{Locality: loc})
+	if _, err := e.AddJoinText("y|", "y}", "y|<k:1> = copy x|<k>"); err != nil {
+		t.Fatal(err)
+	}
+	loc.xExpires = e.Now() + 1 // the copy of pull output x expires at once
+	mustInsert(t, e, "x|a", "1")
+	if _, err := e.ValidateFresh("y|", "y}"); err != nil {
+		t.Fatal(err)
+	}
+	wantValue(t, e, "y|a", "1")
+	e.DropForeign("x|", "x}", nil) // the copy expired and is dropped
+	loc.xHeld = false
+	var nre *NeedRemoteError
+	if _, err := e.ValidateFresh("y|", "y}"); !errors.As(err, &nre) {
+		t.Fatalf("validate with x missing: %v, want NeedRemoteError", err)
+	}
+	if len(loc.invalidated) > 0 {
+		t.Fatalf("expiring output invalidated remotely: %v", loc.invalidated)
+	}
 }

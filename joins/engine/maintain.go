@@ -406,7 +406,7 @@ func (e *Engine) invalidateInstance(in *instance) {
 	// the copies parked requests were waiting for, forever (issue 8).
 	// (The instance refresh recomputes published expiring output too.)
 	quiet := e.quietRemote
-	if e.instExpiry(in) != math.MaxInt64 || in == e.refreshing {
+	if e.instExpiry(in) != math.MaxInt64 || in.pubExp != math.MaxInt64 || in == e.refreshing {
 		e.quietRemote = true
 	}
 	e.invalidateDownstream(t, in.lo, in.hi)

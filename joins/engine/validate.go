@@ -27,6 +27,12 @@ type instance struct {
 	invalid   bool  // must be recomputed from scratch at the next validate
 	expiresAt int64 // µs; non-maintained instances only
 	depExpiry int64 // µs; earliest expiry of non-maintained upstream data read (§10 A4)
+	// pubExp is the expiry the instance's output had when last computed:
+	// what copies of it in other partitions carry (ValidateFresh). While it
+	// is finite, invalidating the instance need not tell them (see
+	// invalidateInstance), even though a recomputation under way has reset
+	// depExpiry.
+	pubExp int64
 	busy      bool  // being computed or processed; nested validations skip it
 	// incomplete: a build skipped a source range owned elsewhere and not
 	// yet copied here, so the instance must be recomputed once it is.
@@ -119,7 +125,7 @@ func (e *Engine) newInstance(ij *installedJoin, sr *sinkRange) *instance {
 	if lo >= hi {
 		return nil
 	}
-	return &instance{ij: ij, sr: sr, lo: lo, hi: hi, invalid: true, depExpiry: math.MaxInt64}
+	return &instance{ij: ij, sr: sr, lo: lo, hi: hi, invalid: true, depExpiry: math.MaxInt64, pubExp: math.MaxInt64}
 }
 
 func maxStr(a, b string) string {
@@ -259,6 +265,9 @@ func (e *Engine) compute(in *instance) error {
 	if err != nil {
 		e.invalidateInstance(in)
 		return err
+	}
+	if !in.invalid {
+		in.pubExp = e.instExpiry(in)
 	}
 	return nil
 }
