@@ -1,6 +1,7 @@
-// Package interval owns the join engine's range bookkeeping: an interval tree
-// over byte-string keys. The engine keeps its source-table registrations,
-// validated sink ranges and pending update regions in Trees, so that "which
+// Package interval owns Pequod-Go's range bookkeeping: an interval tree over
+// byte-string keys. The join engine keeps its source-table registrations,
+// validated sink ranges and pending update regions in Trees, and a partition
+// its subscriptions (owner side) and copies (subscriber side), so that "which
 // intervals contain key x?" and "which intervals overlap [lo, hi)?" are
 // answered by a logarithmic descent rather than a linear scan.
 //
