@@ -420,21 +420,54 @@ type local struct {
 	mu      sync.Mutex
 	pending map[*localCall]struct{}
 	closed  bool
+	// free holds completed calls for reuse, and batch is Dispatch's
+	// argument. send and the completions both run on the loop's
+	// goroutine, so they need no lock.
+	free  []*localCall
+	batch [1]*partition.Request
 }
 
-// localCall is one request in flight: the partition.Request and its
-// completion, in one allocation.
+// localCall is one request in flight: the partition.Request, its
+// completion and, once answered, its reply, in one reusable allocation.
 type localCall struct {
 	partition.Request
-	l  *local
-	cb func(reply)
+	l    *local
+	cb   func(reply)
+	r    reply
+	done func() // c.complete, bound once
+}
+
+// complete runs on the loop's goroutine: the callback, then the call goes
+// back to the free list.
+func (c *localCall) complete() {
+	cb, r := c.cb, c.r
+	c.cb, c.r = nil, reply{}
+	c.Request = partition.Request{}
+	c.l.free = append(c.l.free, c)
+	cb(r)
 }
 
 func (l *local) describe() string { return "embedded" }
 
 func (l *local) send(rq request, cb func(reply)) {
 	l.loop.Start()
-	c := &localCall{l: l, cb: cb}
+	fail := func() { l.loop.Finish(func() { cb(reply{status: wire.StatusFail, err: wire.ErrClosed}) }) }
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		fail()
+		return
+	}
+	var c *localCall
+	if n := len(l.free); n > 0 {
+		c = l.free[n-1]
+		l.free = l.free[:n-1]
+	} else {
+		c = &localCall{l: l}
+		c.done = c.complete
+	}
+	c.cb = cb
 	c.Request = partition.Request{Cmd: rq.cmd, Reply: c, Seq: localSeq}
 	if rq.enc != nil {
 		// The control object as the server sees it from a socket.
@@ -453,12 +486,14 @@ func (l *local) send(rq request, cb func(reply)) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		l.loop.Finish(func() { cb(reply{status: wire.StatusFail, err: wire.ErrClosed}) })
+		fail() // c is dropped, not reused
 		return
 	}
 	l.pending[c] = struct{}{}
 	l.mu.Unlock()
-	l.srv.Dispatch([]*partition.Request{&c.Request})
+	l.batch[0] = &c.Request
+	l.srv.Dispatch(l.batch[:])
+	l.batch[0] = nil
 }
 
 // localSeq is the seq every embedded request carries (encoded 0): replies
@@ -498,7 +533,8 @@ func (l *local) finish(c *localCall, r reply) {
 	delete(l.pending, c)
 	l.mu.Unlock()
 	if ok {
-		l.loop.Finish(func() { c.cb(r) })
+		c.r = r
+		l.loop.Finish(c.done)
 	}
 }
 
@@ -509,7 +545,9 @@ func (l *local) close() error {
 	l.pending = make(map[*localCall]struct{})
 	l.mu.Unlock()
 	for c := range pending {
-		l.loop.Finish(func() { c.cb(reply{status: wire.StatusFail, err: wire.ErrClosed}) })
+		// The partition may still answer c: leave it alone, never reuse it.
+		cb := c.cb
+		l.loop.Finish(func() { cb(reply{status: wire.StatusFail, err: wire.ErrClosed}) })
 	}
 	return nil
 }
