@@ -455,6 +455,19 @@ func (s *Store[V]) Get(key string) (V, bool) {
 	return e.Key().(*node[V]).val, true
 }
 
+// GetPtr returns a pointer to the value stored under key, or nil if the
+// key is absent. The pointer stays valid (and keeps the value alive) after
+// the key is deleted; writes through it change the stored value without
+// the Bytes accounting. A store of struct values thus costs one allocation
+// per key, not two.
+func (s *Store[V]) GetPtr(key string) *V {
+	_, e := s.elem(key)
+	if e == nil {
+		return nil
+	}
+	return &e.Key().(*node[V]).val
+}
+
 // Put stores v under key. If the key was already present its value is
 // replaced in place and the previous value is returned with replaced set.
 func (s *Store[V]) Put(key string, v V) (old V, replaced bool) {
@@ -701,6 +714,11 @@ func (s *Store[V]) bound(g *sub, last string) int {
 // and stops early when fn returns false. If last <= first it calls nothing.
 // fn must not modify the store.
 func (s *Store[V]) Range(first, last string, fn func(key string, v V) bool) {
+	s.RangePtr(first, last, func(k string, v *V) bool { return fn(k, *v) })
+}
+
+// RangePtr is Range with pointers to the values (see GetPtr).
+func (s *Store[V]) RangePtr(first, last string, fn func(key string, v *V) bool) {
 	if last <= first {
 		return
 	}
@@ -711,7 +729,7 @@ func (s *Store[V]) Range(first, last string, fn func(key string, v V) bool) {
 		case boundAll:
 			for e := it.e; e != nil; e = e.Next() {
 				n := e.Key().(*node[V])
-				if !fn(n.key, n.val) {
+				if !fn(n.key, &n.val) {
 					return
 				}
 			}
@@ -721,7 +739,7 @@ func (s *Store[V]) Range(first, last string, fn func(key string, v V) bool) {
 			sc := s.ord.keyScore(last)
 			for e := it.e; e != nil && less[V](e, last, sc); e = e.Next() {
 				n := e.Key().(*node[V])
-				if !fn(n.key, n.val) {
+				if !fn(n.key, &n.val) {
 					return
 				}
 			}
@@ -771,6 +789,15 @@ func (it *Iter[V]) Value() V {
 		return zero
 	}
 	return it.e.Key().(*node[V]).val
+}
+
+// Ptr returns a pointer to the current value (see GetPtr), or nil if the
+// iterator is not valid.
+func (it *Iter[V]) Ptr() *V {
+	if it.e == nil {
+		return nil
+	}
+	return &it.e.Key().(*node[V]).val
 }
 
 // SetValue replaces the current element's value in place, keeping the

@@ -107,7 +107,7 @@ type entry struct {
 // the registrations that read it.
 type table struct {
 	name  string
-	store *skiplist.Store[*entry]
+	store *skiplist.Store[entry]
 	joins []*installedJoin
 	sinks interval.Tree[*sinkRange] // disjoint validated ranges (§4.1)
 	regs  interval.Tree[*regGroup]  // registrations of joins reading this table
@@ -141,13 +141,13 @@ func New(opts Options) *Engine {
 	return e
 }
 
-func entrySize(en *entry) int { return len(en.value) + 24 }
+func entrySize(en entry) int { return len(en.value) + 24 }
 
 // table returns the named table, creating it if create is set.
 func (e *Engine) table(name string, create bool) *table {
 	t := e.tables[name]
 	if t == nil && create {
-		t = &table{name: name, store: skiplist.New[*entry](entrySize)}
+		t = &table{name: name, store: skiplist.New[entry](entrySize)}
 		e.tables[name] = t
 	}
 	return t
@@ -209,7 +209,7 @@ func (e *Engine) Insert(key, value string) error {
 	defer func() { e.timeIns += e.clock().Sub(t0); e.end() }()
 	t := e.table(name, true)
 	t.ninsert++
-	if en, ok := t.store.Get(key); ok {
+	if en := t.store.GetPtr(key); en != nil {
 		old := en.value
 		en.value = value
 		if owner := en.owner; owner != nil {
@@ -221,7 +221,7 @@ func (e *Engine) Insert(key, value string) error {
 		e.notify(t, key, chUpdate, old, value)
 		return nil
 	}
-	t.store.Put(key, &entry{value: value})
+	t.store.Put(key, entry{value: value})
 	e.notify(t, key, chInsert, "", value)
 	return nil
 }
@@ -260,7 +260,8 @@ func (e *Engine) Find(key string) (string, bool) {
 	if t == nil {
 		return "", false
 	}
-	en, ok := t.store.Get(key)
+	en := t.store.GetPtr(key)
+	ok := en != nil
 	if !ok {
 		return "", false
 	}
@@ -285,7 +286,7 @@ func (e *Engine) ScanStored(first, last string, fn func(key, value string) bool)
 	if t == nil || name == "" {
 		return
 	}
-	t.store.Range(first, last, func(k string, en *entry) bool { return fn(k, en.value) })
+	t.store.RangePtr(first, last, func(k string, en *entry) bool { return fn(k, en.value) })
 }
 
 // Validate makes every sink key in [first,last) current (§4.2). In a
@@ -315,7 +316,7 @@ func (e *Engine) Get(key string) (string, error) {
 			return "", err
 		}
 	}
-	if en, ok := t.store.Get(key); ok {
+	if en := t.store.GetPtr(key); en != nil {
 		return en.value, nil
 	}
 	return "", nil
@@ -361,7 +362,7 @@ func (e *Engine) Scan(first, last, scanlast string, fn func(key, value string) b
 		if scanlast == "" {
 			scanlast = last
 		}
-		t.store.Range(first, scanlast, func(k string, en *entry) bool { return fn(k, en.value) })
+		t.store.RangePtr(first, scanlast, func(k string, en *entry) bool { return fn(k, en.value) })
 		return nil
 	}
 	if err := e.Validate(first, last); err != nil {
@@ -374,7 +375,7 @@ func (e *Engine) Scan(first, last, scanlast string, fn func(key, value string) b
 	if t == nil {
 		return nil
 	}
-	t.store.Range(first, scanlast, func(k string, en *entry) bool { return fn(k, en.value) })
+	t.store.RangePtr(first, scanlast, func(k string, en *entry) bool { return fn(k, en.value) })
 	return nil
 }
 

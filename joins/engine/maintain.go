@@ -112,7 +112,8 @@ func (e *Engine) apply(in *instance, sk string, kind change, old, value string) 
 		return // a from-scratch recomputation of this key is pending
 	}
 	t := in.ij.sink
-	en, exists := t.store.Get(sk)
+	en := t.store.GetPtr(sk)
+	exists := en != nil
 	if exists && en.owner == nil && kind.adds() {
 		// A client key the join now derives takes the join's value and
 		// becomes the instance's, so a later client erase is noticed (§4.5).
@@ -256,7 +257,7 @@ func parseInt(s string) int64 {
 func (e *Engine) createSink(in *instance, sk, value string, nder int32) {
 	t := in.ij.sink
 	t.nmodify++
-	t.store.Put(sk, &entry{value: value, owner: in, nder: nder})
+	t.store.Put(sk, entry{value: value, owner: in, nder: nder})
 	if in != e.refreshing {
 		e.notify(t, sk, chInsert, "", value)
 	}
@@ -304,7 +305,7 @@ func (e *Engine) trackedDerivation(in *instance, sk string) (string, bool) {
 			return
 		}
 		src := &j.Sources[n.level]
-		n.tbl.store.Range(n.lo, n.hi, func(k string, en *entry) bool {
+		n.tbl.store.RangePtr(n.lo, n.hi, func(k string, en *entry) bool {
 			if !src.Matches(k, n.binding) {
 				return true
 			}
@@ -337,7 +338,7 @@ func agrees(a, b joins.Binding) bool {
 // records it for recomputation at the next validate (§3.5).
 func (e *Engine) invalidateKey(in *instance, sk string) {
 	t := in.ij.sink
-	if en, ok := t.store.Get(sk); ok && en.owner == in {
+	if en := t.store.GetPtr(sk); en != nil && en.owner == in {
 		t.store.Delete(sk)
 		e.invHits++
 	}
@@ -364,7 +365,7 @@ func (e *Engine) recomputeKey(in *instance, sk string) {
 		return
 	}
 	t := in.ij.sink
-	if en, ok := t.store.Get(sk); ok {
+	if en := t.store.GetPtr(sk); en != nil {
 		e.writeSink(t, sk, en, best)
 		return
 	}
@@ -391,7 +392,7 @@ func (e *Engine) invalidateInstance(in *instance) {
 	t := in.ij.sink
 	it := t.store.Seek(in.lo)
 	for it.Valid() && it.Key() < in.hi {
-		if it.Value().owner == in {
+		if it.Ptr().owner == in {
 			it.Remove()
 			e.invHits++
 			continue
@@ -429,7 +430,7 @@ func (e *Engine) refresh(in *instance) error {
 	t := in.ij.sink
 	old := map[string]string{}
 	for it := t.store.Seek(in.lo); it.Valid() && it.Key() < in.hi; {
-		if en := it.Value(); en.owner == in {
+		if en := it.Ptr(); en.owner == in {
 			old[it.Key()] = en.value
 			it.Remove()
 			continue
@@ -455,7 +456,7 @@ func (e *Engine) refresh(in *instance) error {
 		return err
 	}
 	for it := t.store.Seek(in.lo); it.Valid() && it.Key() < in.hi; it.Next() {
-		en := it.Value()
+		en := it.Ptr()
 		if en.owner != in {
 			continue
 		}
@@ -475,7 +476,7 @@ func (e *Engine) refresh(in *instance) error {
 	}
 	slices.Sort(gone)
 	for _, k := range gone {
-		if _, ok := t.store.Get(k); ok {
+		if t.store.GetPtr(k) != nil {
 			continue // another writer holds the key now; readers saw its write
 		}
 		e.notify(t, k, chErase, old[k], "")

@@ -97,7 +97,7 @@ func (e *Engine) DropForeign(lo, hi string, keep func(key string) bool) {
 	defer e.end()
 	for s := t.store.Seek(lo); s.Valid() && s.Key() < hi; {
 		k := s.Key()
-		if !e.loc.Owns(k) && s.Value().owner == nil && (keep == nil || !keep(k)) {
+		if !e.loc.Owns(k) && s.Ptr().owner == nil && (keep == nil || !keep(k)) {
 			s.Remove()
 			continue
 		}

@@ -327,7 +327,7 @@ func (e *Engine) build(in *instance, level int, b joins.Binding) (*node, error) 
 	for ; it.Valid() && it.Key() < hi; it.Next() {
 		k := it.Key()
 		if src.Matches(k, b) {
-			ms = append(ms, match{k, it.Value().value})
+			ms = append(ms, match{k, it.Ptr().value})
 		}
 	}
 	if last {
@@ -460,14 +460,15 @@ func (e *Engine) applyBatch(in *instance, a *batch) {
 		return
 	}
 	t := in.ij.sink
-	en, exists := t.store.Get(a.sk)
+	en := t.store.GetPtr(a.sk)
+	exists := en != nil
 	if exists && en.owner == nil {
 		// A client key: the first derivation claims it (see apply); the
 		// rest of the group then applies as usual.
 		e.apply(in, a.sk, chPlus, "", a.first)
 		a.n--
 		a.sum -= parseInt(a.first)
-		if en, exists = t.store.Get(a.sk); !exists || en.owner != in {
+		if en = t.store.GetPtr(a.sk); en == nil || en.owner != in {
 			return
 		}
 	}
@@ -513,7 +514,7 @@ func (e *Engine) evaluate(in *instance, level int, b joins.Binding, sinkKey stri
 	}
 	lo, hi := joins.ScanInterval(&src.Pattern, &j.Sink, b, sinkKey, joins.KeySuccessor(sinkKey))
 	last := level == len(j.Sources)-1
-	st.store.Range(lo, hi, func(k string, en *entry) bool {
+	st.store.RangePtr(lo, hi, func(k string, en *entry) bool {
 		if !src.Matches(k, b) {
 			return true
 		}
@@ -634,7 +635,7 @@ func (e *Engine) retract(in *instance, n *node) {
 	src := &j.Sources[n.level]
 	ms := e.getMatches()
 	defer func() { e.putMatches(ms) }()
-	n.tbl.store.Range(n.lo, n.hi, func(k string, en *entry) bool {
+	n.tbl.store.RangePtr(n.lo, n.hi, func(k string, en *entry) bool {
 		if src.Matches(k, n.binding) {
 			ms = append(ms, match{k, en.value})
 		}
