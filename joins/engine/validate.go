@@ -33,7 +33,7 @@ type instance struct {
 	// invalidateInstance), even though a recomputation under way has reset
 	// depExpiry.
 	pubExp int64
-	busy      bool  // being computed or processed; nested validations skip it
+	busy   bool // being computed or processed; nested validations skip it
 	// incomplete: a build skipped a source range owned elsewhere and not
 	// yet copied here, so the instance must be recomputed once it is.
 	incomplete bool
