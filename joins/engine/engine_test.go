@@ -195,3 +195,36 @@ func TestExpiringOutputNeverInvalidatedRemotely(t *testing.T) {
 		t.Fatalf("expiring output invalidated remotely: %v", loc.invalidated)
 	}
 }
+
+// TestOutputCopiedAsMaintainedIsInvalidatedRemotely: y was maintained when
+// computed (it read no x), so a subscriber may hold a copy that never
+// expires. Its eager context then made it read expiring copies of x; it
+// expired and was refreshed. When it is invalidated after that, the
+// subscribers must be told: their copy does not lapse by itself. Before,
+// the refresh recorded the new, finite expiry as the one copies carry and
+// the invalidation stayed local, and another partition served y|a's old
+// value from its copy (found by the wire soak, seed 52495).
+func TestOutputCopiedAsMaintainedIsInvalidatedRemotely(t *testing.T) {
+	loc := &fakeLocality{xHeld: true}
+	e := New(Options{Locality: loc})
+	if _, err := e.AddJoinText("y|", "y}", "y|<k:1> = copy x|<k> using eager c|<k>"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ValidateFresh("y|", "y}"); err != nil { // no c: maintained, copied as such
+		t.Fatal(err)
+	}
+	loc.xExpires = e.Now() + 1 // x: copies of pull output, expiring at once
+	mustInsert(t, e, "x|a", "1", "c|a", "1")
+	wantValue(t, e, "y|a", "1")
+	mustInsert(t, e, "x|a", "2") // y expired: the next validate refreshes it
+	loc.xExpires = e.Now() + 1
+	if _, err := e.ValidateFresh("y|", "y}"); err != nil {
+		t.Fatal(err)
+	}
+	wantValue(t, e, "y|a", "2")
+	loc.invalidated = nil
+	e.DropForeign("x|", "x}", nil)
+	if len(loc.invalidated) == 0 {
+		t.Fatal("y, once copied as never expiring, was invalidated without telling its subscribers")
+	}
+}

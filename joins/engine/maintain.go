@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"math"
 	"slices"
 	"strconv"
 
@@ -404,11 +403,15 @@ func (e *Engine) invalidateInstance(in *instance) {
 	// copies carrying that expiry (ValidateFresh), which lapse by
 	// themselves: telling them to drop early would destroy what they just
 	// computed from it, and in chains of pull joins across partitions, drop
-	// the copies parked requests were waiting for, forever (issue 8).
-	// (The instance refresh recomputes published expiring output too.)
+	// the copies parked requests were waiting for, forever (issue 8). An
+	// instance that was maintained when computed (loud) may have been
+	// copied as never expiring, though it reads expiring data since: its
+	// subscribers are told, once.
 	quiet := e.quietRemote
-	if e.instExpiry(in) != math.MaxInt64 || in.pubExp != math.MaxInt64 || in == e.refreshing {
+	if !in.loud {
 		e.quietRemote = true
+	} else if !quiet {
+		in.loud = false // told now
 	}
 	e.invalidateDownstream(t, in.lo, in.hi)
 	e.quietRemote = quiet
@@ -447,10 +450,15 @@ func (e *Engine) refresh(in *instance) error {
 	err := e.compute(in)
 	e.refreshing = prev
 	if err != nil || in.invalid {
-		// compute invalidated what it made; the old keys' readers go too
-		// (locally: copies elsewhere carry the old output's expiry).
+		// compute invalidated what it made; the old keys' readers go too,
+		// remote ones only if their copies may not expire by themselves
+		// (see invalidateInstance).
 		quiet := e.quietRemote
-		e.quietRemote = true
+		if !in.loud {
+			e.quietRemote = true
+		} else if !quiet {
+			in.loud = false
+		}
 		e.invalidateDownstream(t, in.lo, in.hi)
 		e.quietRemote = quiet
 		return err

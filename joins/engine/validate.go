@@ -27,13 +27,14 @@ type instance struct {
 	invalid   bool  // must be recomputed from scratch at the next validate
 	expiresAt int64 // µs; non-maintained instances only
 	depExpiry int64 // µs; earliest expiry of non-maintained upstream data read (§10 A4)
-	// pubExp is the expiry the instance's output had when last computed:
-	// what copies of it in other partitions carry (ValidateFresh). While it
-	// is finite, invalidating the instance need not tell them (see
-	// invalidateInstance), even though a recomputation under way has reset
-	// depExpiry.
-	pubExp int64
-	busy   bool // being computed or processed; nested validations skip it
+	// loud: copies of the output in other partitions may have been taken
+	// as never expiring (the instance's expiry was "never" when last
+	// computed), so invalidating it must tell their subscribers. Output
+	// whose expiry was finite when computed stays finite until the next
+	// computation, and every copy of it lapses by itself (see
+	// invalidateInstance). Cleared once the subscribers have been told.
+	loud bool
+	busy bool // being computed or processed; nested validations skip it
 	// incomplete: a build skipped a source range owned elsewhere and not
 	// yet copied here, so the instance must be recomputed once it is.
 	incomplete bool
@@ -125,7 +126,7 @@ func (e *Engine) newInstance(ij *installedJoin, sr *sinkRange) *instance {
 	if lo >= hi {
 		return nil
 	}
-	return &instance{ij: ij, sr: sr, lo: lo, hi: hi, invalid: true, depExpiry: math.MaxInt64, pubExp: math.MaxInt64}
+	return &instance{ij: ij, sr: sr, lo: lo, hi: hi, invalid: true, depExpiry: math.MaxInt64}
 }
 
 func maxStr(a, b string) string {
@@ -266,8 +267,8 @@ func (e *Engine) compute(in *instance) error {
 		e.invalidateInstance(in)
 		return err
 	}
-	if !in.invalid {
-		in.pubExp = e.instExpiry(in)
+	if !in.invalid && e.instExpiry(in) == math.MaxInt64 {
+		in.loud = true
 	}
 	return nil
 }
