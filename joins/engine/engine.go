@@ -72,8 +72,8 @@ type Engine struct {
 	// nested validation of one of its sources was incomplete.
 	missEvents int
 	revalidate []Range // see TakeRevalidations
-	// quietRemote suppresses Locality.RangeInvalidated while an expired
-	// non-maintained instance is recomputed (see validateInstance).
+	// quietRemote suppresses Locality.RangeInvalidated for the range being
+	// invalidated (see invalidateReaders and DropForeign).
 	quietRemote bool
 	// refreshing is the instance refresh is recomputing: its key writes
 	// notify nobody until refresh reports the difference.
@@ -261,8 +261,7 @@ func (e *Engine) Find(key string) (string, bool) {
 		return "", false
 	}
 	en := t.store.GetPtr(key)
-	ok := en != nil
-	if !ok {
+	if en == nil {
 		return "", false
 	}
 	return en.value, true

@@ -257,10 +257,14 @@ func (e *Engine) createSink(in *instance, sk, value string, nder int32) {
 	t := in.ij.sink
 	t.nmodify++
 	t.store.Put(sk, entry{value: value, owner: in, nder: nder})
-	if in != e.refreshing {
+	if !e.silent(in) {
 		e.notify(t, sk, chInsert, "", value)
 	}
 }
+
+// silent reports whether writes of owner's keys notify nobody: refresh is
+// recomputing it and reports the difference itself.
+func (e *Engine) silent(owner *instance) bool { return owner != nil && owner == e.refreshing }
 
 // writeSink overwrites a derived key's value and notifies readers. A key
 // owned by something else keeps its owner (§3.2 step 4).
@@ -268,7 +272,7 @@ func (e *Engine) writeSink(t *table, sk string, en *entry, value string) {
 	t.nmodify++
 	old := en.value
 	en.value = value
-	if en.owner == nil || en.owner != e.refreshing {
+	if !e.silent(en.owner) {
 		e.notify(t, sk, chUpdate, old, value)
 	}
 }
@@ -277,7 +281,7 @@ func (e *Engine) writeSink(t *table, sk string, en *entry, value string) {
 func (e *Engine) eraseSink(t *table, sk string, en *entry) {
 	t.nmodify++
 	t.store.Delete(sk)
-	if en.owner == nil || en.owner != e.refreshing {
+	if !e.silent(en.owner) {
 		e.notify(t, sk, chErase, en.value, "")
 	}
 }
@@ -383,37 +387,52 @@ func (e *Engine) invalidateInstance(in *instance) {
 	if in.invalid && in.root == nil && in.pending.Len() == 0 {
 		return
 	}
+	e.dropOutput(in, nil)
+	e.invalidateReaders(in)
+}
+
+// dropOutput removes an instance's keys without notifications — recording
+// their values in old, if given — and its registrations and pending work,
+// leaving it invalid.
+func (e *Engine) dropOutput(in *instance, old map[string]string) {
 	in.invalid = true
 	e.dropTree(in.root)
 	in.root = nil
 	in.pending = interval.Tree[*pendingOp]{}
 	in.recompute = nil
 	t := in.ij.sink
-	it := t.store.Seek(in.lo)
-	for it.Valid() && it.Key() < in.hi {
-		if it.Ptr().owner == in {
+	for it := t.store.Seek(in.lo); it.Valid() && it.Key() < in.hi; {
+		if en := it.Ptr(); en.owner == in {
+			if old != nil {
+				old[it.Key()] = en.value
+			} else {
+				e.invHits++
+			}
 			it.Remove()
-			e.invHits++
 			continue
 		}
 		it.Next()
 	}
-	// Output that expires (non-maintained joins, and maintained ones that
-	// read non-maintained data, §10 A4) reaches other partitions only as
-	// copies carrying that expiry (ValidateFresh), which lapse by
-	// themselves: telling them to drop early would destroy what they just
-	// computed from it, and in chains of pull joins across partitions, drop
-	// the copies parked requests were waiting for, forever (issue 8). An
-	// instance that was maintained when computed (loud) may have been
-	// copied as never expiring, though it reads expiring data since: its
-	// subscribers are told, once.
+}
+
+// invalidateReaders invalidates the readers of an instance whose output
+// was dropped. Output that expires (non-maintained joins, and maintained
+// ones that read non-maintained data, §10 A4) reaches other partitions only
+// as copies carrying that expiry (ValidateFresh), which lapse by
+// themselves: telling them to drop early would destroy what they just
+// computed from it, and in chains of pull joins across partitions, drop
+// the copies parked requests were waiting for, forever (issue 8). An
+// instance that was maintained when computed (loud) may have been copied
+// as never expiring, though it reads expiring data since: its subscribers
+// are told, once.
+func (e *Engine) invalidateReaders(in *instance) {
 	quiet := e.quietRemote
 	if !in.loud {
 		e.quietRemote = true
 	} else if !quiet {
 		in.loud = false // told now
 	}
-	e.invalidateDownstream(t, in.lo, in.hi)
+	e.invalidateDownstream(in.ij.sink, in.lo, in.hi)
 	e.quietRemote = quiet
 }
 
@@ -432,35 +451,14 @@ func (e *Engine) refresh(in *instance) error {
 	}
 	t := in.ij.sink
 	old := map[string]string{}
-	for it := t.store.Seek(in.lo); it.Valid() && it.Key() < in.hi; {
-		if en := it.Ptr(); en.owner == in {
-			old[it.Key()] = en.value
-			it.Remove()
-			continue
-		}
-		it.Next()
-	}
-	e.dropTree(in.root)
-	in.root = nil
-	in.pending = interval.Tree[*pendingOp]{}
-	in.recompute = nil
-	in.invalid = true
+	e.dropOutput(in, old)
 	prev := e.refreshing
 	e.refreshing = in
 	err := e.compute(in)
 	e.refreshing = prev
 	if err != nil || in.invalid {
-		// compute invalidated what it made; the old keys' readers go too,
-		// remote ones only if their copies may not expire by themselves
-		// (see invalidateInstance).
-		quiet := e.quietRemote
-		if !in.loud {
-			e.quietRemote = true
-		} else if !quiet {
-			in.loud = false
-		}
-		e.invalidateDownstream(t, in.lo, in.hi)
-		e.quietRemote = quiet
+		// compute invalidated what it made; the old keys' readers go too.
+		e.invalidateReaders(in)
 		return err
 	}
 	for it := t.store.Seek(in.lo); it.Valid() && it.Key() < in.hi; it.Next() {

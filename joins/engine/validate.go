@@ -303,11 +303,12 @@ func (e *Engine) build(in *instance, level int, b joins.Binding) (*node, error) 
 	if e.missEvents != misses {
 		in.incomplete = true // an upstream instance could not finish
 	}
+	last := level == len(j.Sources)-1
 	var n *node
 	if in.maintained() {
 		n = &node{inst: in, level: level, binding: b, tbl: st, lo: lo, hi: hi, alive: true}
 		rlo, rhi := lo, hi
-		if level == len(j.Sources)-1 {
+		if last {
 			// Value-level changes are checked against the instance's range
 			// before they apply (R-NOTIFY-2), so the registration can be the
 			// binding's interval over the whole join range, which every
@@ -316,7 +317,6 @@ func (e *Engine) build(in *instance, level int, b joins.Binding) (*node, error) 
 		}
 		e.register(st, n, rlo, rhi)
 	}
-	last := level == len(j.Sources)-1
 	it := st.store.Seek(lo)
 	if it.Valid() {
 		st.nvalidate++
