@@ -110,9 +110,12 @@ func (b *copyBook) held(lo, hi string, now int64) (bool, int64) {
 		return true
 	})
 	for _, c := range expired {
-		b.drop(c, peer.Addr{Server: -1})
+		b.drop(c, nil)
 	}
 	if len(expired) > 0 {
+		// Refetch the whole range rather than trust the rest: a copy
+		// counts as fresh at its first use whatever its age, on the
+		// assumption that it was fetched for the operation using it.
 		return false, exp
 	}
 	return cur >= hi, exp
@@ -147,10 +150,10 @@ func (b *copyBook) keep(c *copyRange) func(string) bool {
 }
 
 // drop forgets copy c: it unsubscribes from every owner but invalidatedBy
-// (whose subscription is already gone), and the engine forgets the keys
-// only c held, invalidating its readers. Requests waiting on a pending c
-// fetch it again when they retry.
-func (b *copyBook) drop(c *copyRange, invalidatedBy peer.Addr) {
+// (whose subscription is already gone; nil if none is), and the engine
+// forgets the keys only c held, invalidating its readers. Requests waiting
+// on a pending c fetch it again when they retry.
+func (b *copyBook) drop(c *copyRange, invalidatedBy *peer.Addr) {
 	if c.item == nil {
 		return
 	}
@@ -158,7 +161,7 @@ func (b *copyBook) drop(c *copyRange, invalidatedBy peer.Addr) {
 	c.item = nil
 	delete(b.exact, engine.Range{Lo: c.lo, Hi: c.hi})
 	for _, o := range c.owners {
-		if o != invalidatedBy {
+		if invalidatedBy == nil || o != *invalidatedBy {
 			b.p.send(o, peer.Msg{Kind: peer.Unsubscribe, Lo: c.lo, Hi: c.hi})
 		}
 	}
@@ -205,7 +208,7 @@ func (p *part) parked(err error, retry func(), fail func(error)) bool {
 		cp := p.copies.exact[r]
 		if cp != nil && !cp.pending {
 			// Held but not usable (it expired): replace it.
-			p.copies.drop(cp, peer.Addr{Server: -1})
+			p.copies.drop(cp, nil)
 			cp = nil
 		}
 		if cp == nil {
@@ -270,7 +273,7 @@ func (p *part) snapshot(m *peer.Msg) {
 	}
 	if m.Err != "" {
 		err := fmt.Errorf("source range [%q, %q) from partition %v: %s", m.Lo, m.Hi, m.From, m.Err)
-		p.copies.drop(c, m.From)
+		p.copies.drop(c, &m.From)
 		for _, w := range c.waiters {
 			p.finish(w, err)
 		}
@@ -382,7 +385,7 @@ func (p *part) expireParked(now time.Time) {
 			// subscribe that may have been lost.
 			for _, r := range c.ranges {
 				if cp := p.copies.exact[r]; cp != nil && cp.pending && !anyLive(cp.waiters) {
-					p.copies.drop(cp, peer.Addr{Server: -1})
+					p.copies.drop(cp, nil)
 				}
 			}
 		default:
@@ -430,9 +433,9 @@ func (p *part) invalidated(from peer.Addr, lo, hi string) {
 		return true
 	})
 	for _, c := range hit {
-		by := from
+		by := &from
 		if c.lo != lo || c.hi != hi {
-			by = peer.Addr{Server: -1} // its own subscription there is still live
+			by = nil // its own subscription there is still live
 		}
 		p.copies.drop(c, by)
 	}
