@@ -153,15 +153,18 @@ func (p *Pattern) firstUnbound(b Binding) (seg int, off int) {
 // this project always pass prefixes that contain a table name, so that case
 // does not arise.
 func PrefixEnd(p string) string {
-	b := []byte(p)
-	for len(b) > 0 && b[len(b)-1] == 0xFF {
-		b = b[:len(b)-1]
+	n := len(p)
+	for n > 0 && p[n-1] == 0xFF {
+		n--
 	}
-	if len(b) == 0 {
+	if n == 0 {
 		return ""
 	}
-	b[len(b)-1]++
-	return string(b)
+	var b strings.Builder // one allocation, where []byte→string takes two
+	b.Grow(n)
+	b.WriteString(p[:n-1])
+	b.WriteByte(p[n-1] + 1)
+	return b.String()
 }
 
 // KeySuccessor returns the smallest key greater than k: k + "\x00". A

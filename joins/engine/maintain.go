@@ -54,7 +54,7 @@ func (e *Engine) notify(t *table, key string, kind change, old, value string) {
 		if !src.Matches(key, n.binding) { // R-NOTIFY-1
 			continue
 		}
-		if n.level < len(j.Sources)-1 {
+		if !n.last() {
 			// Context sources: values do not matter, overwrites are ignored.
 			switch kind {
 			case chInsert:
@@ -301,14 +301,15 @@ func (e *Engine) trackedDerivation(in *instance, sk string) (string, bool) {
 		if found || !n.alive || !agrees(n.binding, want) {
 			return
 		}
-		if n.level < len(j.Sources)-1 {
+		if !n.last() {
 			for _, c := range n.children {
 				walk(c)
 			}
 			return
 		}
 		src := &j.Sources[n.level]
-		n.tbl.store.RangePtr(n.lo, n.hi, func(k string, en *entry) bool {
+		lo, hi := n.interval()
+		n.tbl.store.RangePtr(lo, hi, func(k string, en *entry) bool {
 			if !src.Matches(k, n.binding) {
 				return true
 			}
@@ -507,7 +508,7 @@ func (e *Engine) invalidateDownstream(t *table, lo, hi string) {
 	var insts []*instance
 	t.regs.Overlap(lo, hi, func(it *interval.Item[*regGroup]) bool {
 		for _, n := range it.Value.nodes {
-			if n.lo < hi && lo < n.hi { // what the node read, not its wider filing
+			if nlo, nhi := n.interval(); nlo < hi && lo < nhi { // what the node read, not its wider filing
 				insts = append(insts, n.inst)
 			}
 		}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"math"
+	"slices"
+	"sort"
 	"strconv"
 
 	"github.com/pequod-go/pequod/joins"
@@ -48,20 +50,82 @@ type instance struct {
 }
 
 // node is one registration: the scan of source `level` under `binding`.
+//
+// There is one per (instance, context binding): for a timeline, one per
+// followed poster, so the struct is kept small (§9's bookkeeping is most of
+// the engine's memory after the store itself).
 type node struct {
 	inst    *instance
-	level   int
 	binding joins.Binding
 	tbl     *table
-	// lo, hi is the source interval the node's scan read.
+	// lo, hi is the source interval the node's scan read; last-level nodes
+	// leave them empty and recompute them when asked (see interval): they
+	// are only needed when an invalidation or a retraction reaches the node.
 	lo, hi string
 	// group is the registration it is filed under (gidx its index there);
 	// last-level nodes are filed under their binding's whole interval so
 	// that every instance reading one source range shares it.
-	group    *regGroup
-	gidx     int
-	children map[string]*node // context nodes: context key -> child registration
+	group *regGroup
+	// ckey is the context key the parent's scan bound to make this node;
+	// children are the context nodes below, sorted by ckey.
+	ckey     string
+	children []*node
+	gidx     int32
+	level    int16
 	alive    bool
+}
+
+// last reports whether n scans the join's value source (the last level).
+func (n *node) last() bool { return int(n.level) == len(n.inst.ij.j.Sources)-1 }
+
+// interval is the source interval n's scan read.
+func (n *node) interval() (lo, hi string) {
+	if !n.last() {
+		return n.lo, n.hi
+	}
+	in := n.inst
+	j := in.ij.j
+	return joins.ScanInterval(&j.Sources[n.level].Pattern, &j.Sink, n.binding, in.lo, in.hi)
+}
+
+// child returns the context node n built for context key k, or nil.
+func (n *node) child(k string) *node {
+	i, ok := n.childIndex(k)
+	if !ok {
+		return nil
+	}
+	return n.children[i]
+}
+
+func (n *node) childIndex(k string) (int, bool) {
+	cs := n.children
+	if m := len(cs); m > 0 && cs[m-1].ckey < k {
+		return m, false // the usual case while building: keys come in order
+	}
+	i := sort.Search(len(cs), func(i int) bool { return cs[i].ckey >= k })
+	return i, i < len(cs) && cs[i].ckey == k
+}
+
+// setChild files c as the context node for key k (c.ckey = k).
+func (n *node) setChild(k string, c *node) {
+	c.ckey = k
+	i, ok := n.childIndex(k)
+	if ok {
+		n.children[i] = c
+		return
+	}
+	n.children = slices.Insert(n.children, i, c)
+}
+
+// removeChild unfiles and returns the context node for key k, or nil.
+func (n *node) removeChild(k string) *node {
+	i, ok := n.childIndex(k)
+	if !ok {
+		return nil
+	}
+	c := n.children[i]
+	n.children = slices.Delete(n.children, i, i+1)
+	return c
 }
 
 // regGroup is one registered source interval of a table and every node
@@ -87,7 +151,7 @@ func (e *Engine) register(t *table, n *node, lo, hi string) {
 		}
 		t.regIndex[k] = g
 	}
-	n.group, n.gidx = g, len(g.nodes)
+	n.group, n.gidx = g, int32(len(g.nodes))
 	g.nodes = append(g.nodes, n)
 	t.nregs++
 }
@@ -306,9 +370,11 @@ func (e *Engine) build(in *instance, level int, b joins.Binding) (*node, error) 
 	last := level == len(j.Sources)-1
 	var n *node
 	if in.maintained() {
-		n = &node{inst: in, level: level, binding: b, tbl: st, lo: lo, hi: hi, alive: true}
+		n = &node{inst: in, level: int16(level), binding: b, tbl: st, alive: true}
 		rlo, rhi := lo, hi
-		if last {
+		if !last {
+			n.lo, n.hi = lo, hi
+		} else {
 			// Value-level changes are checked against the instance's range
 			// before they apply (R-NOTIFY-2), so the registration can be the
 			// binding's interval over the whole join range, which every
@@ -349,10 +415,7 @@ func (e *Engine) build(in *instance, level int, b joins.Binding) (*node, error) 
 			return n, err
 		}
 		if n != nil && child != nil {
-			if n.children == nil {
-				n.children = map[string]*node{}
-			}
-			n.children[m.key] = child
+			n.setChild(m.key, child)
 		}
 	}
 	return n, nil
@@ -590,30 +653,27 @@ func (e *Engine) runOp(in *instance, op *pendingOp) error {
 		e.recomputeKey(in, op.key)
 	case +1:
 		n := op.node
-		if !n.alive || n.children[op.key] != nil {
+		if !n.alive || n.child(op.key) != nil {
 			return nil
 		}
 		src := &j.Sources[n.level]
 		cb := n.binding.Clone()
 		src.Bind(op.key, cb)
-		child, err := e.build(in, n.level+1, cb)
+		child, err := e.build(in, int(n.level)+1, cb)
 		if child != nil && n.alive {
-			if n.children == nil {
-				n.children = map[string]*node{}
-			}
-			n.children[op.key] = child
+			n.setChild(op.key, child)
 		} else if child != nil {
 			e.dropTree(child)
 		}
 		return err
 	case -1:
 		n := op.node
-		child := n.children[op.key]
-		if !n.alive || child == nil {
+		if !n.alive {
 			return nil
 		}
-		delete(n.children, op.key)
-		e.retract(in, child)
+		if child := n.removeChild(op.key); child != nil {
+			e.retract(in, child)
+		}
 	}
 	return nil
 }
@@ -626,7 +686,7 @@ func (e *Engine) retract(in *instance, n *node) {
 		return
 	}
 	j := in.ij.j
-	if n.level < len(j.Sources)-1 {
+	if !n.last() {
 		for _, c := range n.children {
 			e.retract(in, c)
 		}
@@ -636,7 +696,8 @@ func (e *Engine) retract(in *instance, n *node) {
 	src := &j.Sources[n.level]
 	ms := e.getMatches()
 	defer func() { e.putMatches(ms) }()
-	n.tbl.store.RangePtr(n.lo, n.hi, func(k string, en *entry) bool {
+	lo, hi := n.interval()
+	n.tbl.store.RangePtr(lo, hi, func(k string, en *entry) bool {
 		if src.Matches(k, n.binding) {
 			ms = append(ms, match{k, en.value})
 		}
