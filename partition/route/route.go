@@ -2,6 +2,10 @@
 // the default group hash and the named partition functions of the original
 // (spec/server.md §2.9). A Router is pure: it keeps no state beyond its
 // configuration and is safe for concurrent use.
+//
+// The same functions place keys on the servers of a cluster: Servers (the
+// original's owners, −1 included, and range analysis) and the host file
+// with its identity rules (Host, ReadHostFile, FindSelf; server.md §2.8).
 package route
 
 import (
