@@ -5,6 +5,10 @@
 // server). The embedded path hands the server request structs and takes
 // replies as values — msgpack is for sockets — and both paths deliver the
 // same outcomes, so an application behaves identically over either.
+//
+// Cluster is the multi-server client (spec/server.md §2.10): one Conn per
+// server of a host file, each request routed by key with a §2.9 partition
+// function. Workloads take the Client interface, which both implement.
 package pqclient
 
 import (
