@@ -83,15 +83,46 @@ func (g *ackGroup) release() {
 // withAcks runs fn as the partition's current work; reply runs once fn and
 // everything it set off elsewhere have finished.
 func (p *part) withAcks(fn func(), reply func()) {
-	g := &ackGroup{n: 1, done: reply} // 1: the execution itself
-	prev := p.cur
-	p.cur = g
+	g, prev := p.beginWork()
 	fn()
+	if p.endWork(g, prev) {
+		reply()
+		return
+	}
+	g.done = reply
+	g.release()
+}
+
+// beginWork makes a fresh ackGroup the partition's current work, holding
+// one count for the execution itself. A write that sets nothing off
+// elsewhere (the common case) reuses the partition's spare group, so it
+// allocates nothing for its acknowledgement.
+func (p *part) beginWork() (g, prev *ackGroup) {
+	g = p.spareAck
+	if g == nil {
+		g = &ackGroup{}
+	}
+	p.spareAck = nil
+	*g = ackGroup{n: 1}
+	prev, p.cur = p.cur, g
+	return g, prev
+}
+
+// endWork ends the current work g: it runs the revalidations the work
+// queued and restores the enclosing work prev. It reports true when nothing is
+// outstanding, and g is recycled: the caller replies now. Otherwise the
+// caller sets g.done and releases the execution's count.
+func (p *part) endWork(g, prev *ackGroup) bool {
 	for _, r := range p.eng.TakeRevalidations() {
 		p.revalidate(r.Lo, r.Hi, g)
 	}
 	p.cur = prev
-	g.release()
+	if g.n != 1 {
+		return false
+	}
+	// Only holders of g add to it, so nobody else holds it now.
+	p.spareAck = g
+	return true
 }
 
 // revalidate validates a sink range whose eager maintenance needed data from

@@ -91,6 +91,7 @@ type part struct {
 	subs        subscriptions // owner side (peer.go)
 	copies      copyBook      // subscriber side (copies.go)
 	cur         *ackGroup     // acknowledgements the running work is collecting
+	spareAck    *ackGroup     // a finished group for the next work to reuse (beginWork)
 	curCont     *cont         // the parked request being resumed, if any
 	tracks      map[uint64]*ackGroup
 	nextTrack   uint64
@@ -312,7 +313,7 @@ func (p *part) single(q *Request) {
 	switch q.Cmd {
 	case wire.CmdGet:
 		v, err := e.Get(q.Key)
-		if p.parked(err, func() { p.single(q) }, q.failErr) {
+		if err != nil && p.parked(err, func() { p.single(q) }, q.failErr) {
 			return
 		}
 		if err != nil {
@@ -321,23 +322,23 @@ func (p *part) single(q *Request) {
 		}
 		q.replyString(v)
 	case wire.CmdInsert, wire.CmdNotifyInsert, wire.CmdErase, wire.CmdNotifyErase:
+		// Not withAcks: no closures on the path every write takes.
+		g, prev := p.beginWork()
 		var err error
-		p.withAcks(func() {
-			if q.Cmd == wire.CmdInsert || q.Cmd == wire.CmdNotifyInsert {
-				err = e.Insert(q.Key, q.Arg3)
-			} else {
-				err = e.Erase(q.Key)
-			}
-		}, func() {
-			if err != nil {
-				q.failText(err.Error())
-				return
-			}
-			q.ok()
-		})
+		if q.Cmd == wire.CmdInsert || q.Cmd == wire.CmdNotifyInsert {
+			err = e.Insert(q.Key, q.Arg3)
+		} else {
+			err = e.Erase(q.Key)
+		}
+		if p.endWork(g, prev) {
+			q.replyWrite(err)
+			return
+		}
+		g.done = func() { q.replyWrite(err) }
+		g.release()
 	case wire.CmdCount:
 		n, err := e.Count(q.Key, q.Arg3, q.Arg4)
-		if p.parked(err, func() { p.single(q) }, q.failErr) {
+		if err != nil && p.parked(err, func() { p.single(q) }, q.failErr) {
 			return
 		}
 		if err != nil {
@@ -351,7 +352,7 @@ func (p *part) single(q *Request) {
 			kvs = append(kvs, k, v)
 			return true
 		})
-		if p.parked(err, func() { p.single(q) }, q.failErr) {
+		if err != nil && p.parked(err, func() { p.single(q) }, q.failErr) {
 			return
 		}
 		if err != nil {
@@ -360,6 +361,15 @@ func (p *part) single(q *Request) {
 		}
 		q.replyStrings(kvs)
 	}
+}
+
+// replyWrite answers an insert or erase.
+func (q *Request) replyWrite(err error) {
+	if err != nil {
+		q.failText(err.Error())
+		return
+	}
+	q.ok()
 }
 
 func appendStrings(b []byte, ss []string) []byte {

@@ -9,6 +9,7 @@ package async
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Default pacing thresholds (apps.md §3.2): block new requests at 131072
@@ -22,12 +23,15 @@ const (
 // Drain. Start and Finish may be called from any goroutine; the other
 // methods only from the application goroutine.
 type Loop struct {
-	mu      sync.Mutex
-	queue   []func()
-	spare   []func()
-	wake    chan struct{}
-	started int64 // application goroutine only... guarded by mu for Finish's sake
-	pending int   // requests started and not yet run; mu
+	mu    sync.Mutex // guards queue
+	queue []func()
+	spare []func()
+	wake  chan struct{}
+	// started counts requests ever started, pending those started and not
+	// yet run. Atomics, not mu: every request touches them twice, and the
+	// back ends' goroutines contend for mu in Finish.
+	started atomic.Int64
+	pending atomic.Int64
 
 	// PaceHigh and PaceLow are Pace's hysteresis thresholds.
 	PaceHigh, PaceLow int
@@ -41,10 +45,8 @@ func New() *Loop {
 // Start notes one request issued. Every Start must be matched by exactly
 // one Finish.
 func (l *Loop) Start() {
-	l.mu.Lock()
-	l.pending++
-	l.started++
-	l.mu.Unlock()
+	l.pending.Add(1)
+	l.started.Add(1)
 }
 
 // Finish queues fn (which may be nil) to run on the application goroutine
@@ -71,18 +73,10 @@ func (l *Loop) Go() func(fn func()) {
 
 // Outstanding is the number of requests started whose completions have not
 // yet run.
-func (l *Loop) Outstanding() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.pending
-}
+func (l *Loop) Outstanding() int { return int(l.pending.Load()) }
 
 // Issued is the number of requests ever started.
-func (l *Loop) Issued() int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.started
-}
+func (l *Loop) Issued() int64 { return l.started.Load() }
 
 // Poll runs every completion already queued, without blocking, and reports
 // how many ran.
@@ -100,9 +94,7 @@ func (l *Loop) Poll() int {
 		for i, fn := range batch {
 			fn()
 			batch[i] = nil
-			l.mu.Lock()
-			l.pending--
-			l.mu.Unlock()
+			l.pending.Add(-1)
 			ran++
 		}
 		l.spare = batch[:0]
