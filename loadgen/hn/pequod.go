@@ -13,8 +13,10 @@ import (
 
 // PequodConfig configures the Pequod back end.
 type PequodConfig struct {
-	// Conn is the connection; the back end owns it (Close closes it).
-	Conn *pqclient.Conn
+	// Conn is the client: one server, or a cluster routed by key
+	// (pqclient.Cluster with the hackernews function, -H). The back end
+	// owns it (Close closes it).
+	Conn pqclient.Client
 	// Params select the mode (pull, push, super_materialize); they are
 	// normalized by NewPequod.
 	Params Params
@@ -26,7 +28,7 @@ type PequodConfig struct {
 
 // Pequod is the Pequod back end of HN (apps.md §5.2–§5.4).
 type Pequod struct {
-	c         *pqclient.Conn
+	c         pqclient.Client
 	mk, ma    bool
 	push      bool
 	inProcess bool
@@ -330,26 +332,22 @@ func (b *Pequod) PostPopulate(ctx context.Context) error {
 	return nil
 }
 
-// Stats implements Backend: the one server's stats.
+// Stats implements Backend: every server's stats, indexed by seqid.
 func (b *Pequod) Stats(ctx context.Context) ([]json.RawMessage, error) {
-	v, err := b.c.Stats(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return []json.RawMessage{v}, nil
+	return b.c.ServerStats(ctx)
 }
 
-// Control implements Backend; an in-process server's replies are not
-// reported (nil).
+// Control implements Backend: every server's reply, indexed by seqid; an
+// in-process server's replies are not reported (nil).
 func (b *Pequod) Control(ctx context.Context, obj map[string]any) ([]json.RawMessage, error) {
-	v, err := b.c.Control(ctx, obj)
+	v, err := b.c.ServerControl(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
 	if b.inProcess {
 		return nil, nil
 	}
-	return []json.RawMessage{v}, nil
+	return v, nil
 }
 
 // Close implements Backend.

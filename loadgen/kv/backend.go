@@ -92,15 +92,17 @@ type pequodConn struct {
 }
 
 func (p *pequodConn) Issue(op Op, key, value []byte, tag uint32) {
-	var call *wire.Call
+	p.tags[issue(p.c, op, key, value, p.done)] = tag
+}
+
+// issue sends a get or an insert on c, completing on done.
+func issue(c *wire.Client, op Op, key, value []byte, done chan *wire.Call) *wire.Call {
 	if op == OpGet {
-		call = p.c.GoRaw(wire.CmdGet, 1, func(b []byte) []byte { return wire.AppendStr(b, key) }, p.done)
-	} else {
-		call = p.c.GoRaw(wire.CmdInsert, 2, func(b []byte) []byte {
-			return wire.AppendStr(wire.AppendStr(b, key), value)
-		}, p.done)
+		return c.GoRaw(wire.CmdGet, 1, func(b []byte) []byte { return wire.AppendStr(b, key) }, done)
 	}
-	p.tags[call] = tag
+	return c.GoRaw(wire.CmdInsert, 2, func(b []byte) []byte {
+		return wire.AppendStr(wire.AppendStr(b, key), value)
+	}, done)
 }
 
 func (p *pequodConn) Next(ctx context.Context) (Completion, error) {
@@ -120,13 +122,18 @@ func (p *pequodConn) Next(ctx context.Context) (Completion, error) {
 	}
 	delete(p.tags, call)
 	p.last = call
+	return complete(call, tag), nil
+}
+
+// complete is the completion of a call issue made.
+func complete(call *wire.Call, tag uint32) Completion {
 	comp := Completion{Tag: tag}
 	if err := call.Check(); err != nil {
 		comp.Err = err
 	} else if call.Cmd == wire.CmdGet {
 		comp.Value = call.Payload.Bytes()
 	}
-	return comp, nil
+	return comp
 }
 
 func (p *pequodConn) Close() error { return p.c.Close() }

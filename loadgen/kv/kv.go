@@ -7,7 +7,9 @@
 // RPC protocol (wire.Client; get and insert) and Redis over RESP2
 // (redisclient; GET and SET). Both clients have the same architecture (a
 // writer goroutine batching requests into one write, a reader goroutine
-// completing calls), so the comparison measures the servers.
+// completing calls), so the comparison measures the servers. Cluster is
+// the Pequod back end over several servers: a connection per server, each
+// request sent to its key's owner under a §2.9 partition function.
 //
 // Keys are Prefix followed by the key number zero-padded to fill KeySize
 // bytes ("m|0000001234"; Pequod keys need a table, the part before '|').

@@ -7,15 +7,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/pequod-go/pequod/loadgen/pqclient"
 	"github.com/pequod-go/pequod/wire"
 )
-
-// ReadyInterval is how often WaitReady asks the servers whether they are
-// ready (§2.9).
-const ReadyInterval = time.Second
 
 // PequodConfig configures the Pequod back end.
 type PequodConfig struct {
@@ -26,21 +21,21 @@ type PequodConfig struct {
 	Progress io.Writer
 }
 
-// Pequod is the twitternew back end over one Pequod connection (a single
-// server, in process or over TCP): timelines maintained by the server's
-// cache joins, or by the client in push mode (spec/apps.md §2.5, §2.11,
-// §3.1).
+// Pequod is the twitternew back end over a Pequod client: one server (in
+// process or over TCP) or a cluster routed by key (pqclient.Cluster, -H).
+// Timelines are maintained by the server's cache joins, or by the client in
+// push mode (spec/apps.md §2.5, §2.11, §3.1).
 type Pequod struct {
-	conn *pqclient.Conn
+	conn pqclient.Client
 	p    Params
 	keys Keys
 	cfg  PequodConfig
 }
 
-// NewPequod returns the Pequod back end for parameters p over conn.
-// Write-around (insert_db) is not supported by the Pequod-Go server and is
-// rejected.
-func NewPequod(conn *pqclient.Conn, p Params, cfg PequodConfig) (*Pequod, error) {
+// NewPequod returns the Pequod back end for parameters p over conn; the
+// back end owns conn (Close closes it). Write-around (insert_db) is not
+// supported by the Pequod-Go server and is rejected.
+func NewPequod(conn pqclient.Client, p Params, cfg PequodConfig) (*Pequod, error) {
 	if conn == nil {
 		return nil, errors.New("twitternew pequod: nil connection")
 	}
@@ -82,43 +77,11 @@ func (b *Pequod) Initialize(ctx context.Context) error {
 	return firstErr
 }
 
-// WaitReady sends control {"is_ready": true} every ReadyInterval until the
-// reply is true (an array reply: every element; a non-boolean counts as
-// ready), §2.9.
+// WaitReady sends control {"is_ready": true} to every server every
+// pqclient.ReadyInterval until every reply is true (a non-boolean counts as
+// ready), spec/server.md §3.2.
 func (b *Pequod) WaitReady(ctx context.Context) error {
-	for {
-		v, err := b.conn.Control(ctx, map[string]any{"is_ready": true})
-		if err != nil {
-			return fmt.Errorf("is_ready: %w", err)
-		}
-		if ready(v) {
-			return nil
-		}
-		t := time.NewTimer(ReadyInterval)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		}
-	}
-}
-
-func ready(v json.RawMessage) bool {
-	var x any
-	if json.Unmarshal(v, &x) != nil {
-		return true
-	}
-	elems, ok := x.([]any)
-	if !ok {
-		elems = []any{x}
-	}
-	for _, e := range elems {
-		if bv, ok := e.(bool); ok && !bv {
-			return false
-		}
-	}
-	return true
+	return pqclient.WaitReady(ctx, b.conn, pqclient.ReadyInterval)
 }
 
 // Subscribe implements Backend: s|a|b = "1".
@@ -238,27 +201,22 @@ func (b *Pequod) UpdateProgress(groupid, ngroups int, tick uint32, done func(uin
 	})
 }
 
-// Stats implements Backend: the single server's stats as a one-element
-// array.
+// Stats implements Backend: every server's stats, indexed by seqid.
 func (b *Pequod) Stats(ctx context.Context) ([]json.RawMessage, error) {
-	v, err := b.conn.Stats(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return []json.RawMessage{v}, nil
+	return b.conn.ServerStats(ctx)
 }
 
-// Control implements Backend: the single server's reply as a one-element
-// array; nil for an in-process server (whose log is reported as null).
+// Control implements Backend: every server's reply, indexed by seqid; nil
+// for an in-process server (whose log is reported as null).
 func (b *Pequod) Control(ctx context.Context, obj map[string]any) ([]json.RawMessage, error) {
-	v, err := b.conn.Control(ctx, obj)
+	v, err := b.conn.ServerControl(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
 	if b.cfg.InProcess {
 		return nil, nil
 	}
-	return []json.RawMessage{v}, nil
+	return v, nil
 }
 
 // Close implements Backend: it closes the connection.
