@@ -16,6 +16,15 @@
 //	                                  replaced): O forgets exactly (S,[lo,hi))
 //	X → Y  Ack id                     the work Y's message id set off is done
 //
+// Between servers (§3.3, §3.9) two more:
+//
+//	S → O  ForwardInsert / ForwardErase  a client's write of a key O owns,
+//	                                  always tracked: O's Ack (with Err if it
+//	                                  failed) is the write's reply
+//	T → S  PeerDown server            the transport lost server's link: S
+//	                                  drops every copy from it and every
+//	                                  subscription of it (never stale data)
+//
 // Subscriptions are keyed by (subscriber, exact interval): the Go fix of
 // the original's overlapping unsubscribe (§3.6). A transport must deliver
 // the messages of one sender to one receiver in the order sent (§3.7): a
@@ -28,11 +37,15 @@ import (
 )
 
 // Addr names a partition of a server of the cluster. A single-process
-// server is server 0.
+// server is server 0. Partition AnyPartition names a server as a whole
+// (PeerDown's From).
 type Addr struct {
 	Server    int32
 	Partition int32
 }
+
+// AnyPartition is the Partition of an Addr that names a whole server.
+const AnyPartition = -1
 
 func (a Addr) String() string { return fmt.Sprintf("%d/%d", a.Server, a.Partition) }
 
@@ -59,11 +72,27 @@ const (
 	Unsubscribe
 	// Ack tells the sender of the message whose Track was Ack that it and
 	// everything it set off elsewhere has been processed. In the cluster
-	// it is the reply of a notify or invalidate RPC.
+	// it is the reply of a notify or invalidate RPC. On the Ack of a
+	// forwarded write, Err says why the write failed.
 	Ack
+	// ForwardInsert asks the owner of Key to insert Key=Value on a
+	// client's behalf (§3.3: the insert RPC on the interconnect). Always
+	// tracked: the Ack is the write's reply.
+	ForwardInsert
+	// ForwardErase asks the owner of Key to erase it (the erase RPC).
+	ForwardErase
+	// PeerDown comes from the transport, not from a partition: the link
+	// to server From.Server was lost (closed, reset, or silent past the
+	// heartbeat deadline). Every copy from that server is invalid at once,
+	// and its subscriptions here are gone (§3.9, the Go recommendation).
+	// Messages to it are answered by the transport meanwhile: Subscribe
+	// with an error Snapshot, tracked messages with an Ack (with Err for
+	// forwarded writes), so nothing waits forever.
+	PeerDown
 )
 
-var kindNames = [...]string{"", "subscribe", "snapshot", "notify_insert", "notify_erase", "invalidate", "unsubscribe", "ack"}
+var kindNames = [...]string{"", "subscribe", "snapshot", "notify_insert", "notify_erase", "invalidate", "unsubscribe", "ack",
+	"forward_insert", "forward_erase", "peer_down"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && k != 0 {
@@ -90,7 +119,8 @@ type Msg struct {
 	// keeps its own clock.
 	FreshFor int64
 	// Err, on a Snapshot, says why the owner could not validate the range;
-	// the subscriber fails the requests that waited for it.
+	// the subscriber fails the requests that waited for it. On an Ack of
+	// a forwarded write, why the write failed.
 	Err string
 	// Track, when non-zero, asks the receiver to send Ack{Ack: Track} back
 	// to From once this message and all the work it set off in other
@@ -115,12 +145,15 @@ func (m *Msg) String() string {
 		if m.Err != "" {
 			fmt.Fprintf(&sb, " error %q", m.Err)
 		}
-	case NotifyInsert:
+	case NotifyInsert, ForwardInsert:
 		fmt.Fprintf(&sb, " %q=%q", m.Key, m.Value)
-	case NotifyErase:
+	case NotifyErase, ForwardErase:
 		fmt.Fprintf(&sb, " %q", m.Key)
 	case Ack:
 		fmt.Fprintf(&sb, " %d", m.Ack)
+		if m.Err != "" {
+			fmt.Fprintf(&sb, " error %q", m.Err)
+		}
 	}
 	if m.Track != 0 {
 		fmt.Fprintf(&sb, " track %d", m.Track)
