@@ -28,6 +28,37 @@ func truthy(v any) bool {
 	return true
 }
 
+// readOnlyControl tells whether a control key (server.md §1.7 and the
+// Pequod-Go extensions below) only reads: it neither changes server state
+// nor writes files or logs. Every other key is an admin key (see
+// AdminControlKey). Keep this in step with control: a key added there is
+// admin until it is listed here.
+func readOnlyControl(key string) bool {
+	switch key {
+	case "is_ready", "get_log", "tamer_blocking", "client_status", "count_stored", "find_stored":
+		return true
+	}
+	return false
+}
+
+// AdminControlKey returns the admin key of a control object: a key that
+// changes server state or writes files or logs (quit, write_log, clear_log,
+// print_table_keys, print, print_validation_log, flush_db_queue), or marks
+// the connection as a server-to-server link (interconnect). Unknown keys
+// count as admin, so the check fails closed. The key's value does not
+// matter: {"quit": false} is still admin. It returns "" when every key only
+// reads (or obj is empty or nil). Of several admin keys it returns the
+// smallest, so that messages are deterministic.
+func AdminControlKey(obj map[string]any) string {
+	admin := ""
+	for k := range obj {
+		if !readOnlyControl(k) && (admin == "" || k < admin) {
+			admin = k
+		}
+	}
+	return admin
+}
+
 // control handles [13, seq, obj] (server.md §1.7): at most one of the
 // payload-producing keys, then the general keys.
 func (s *Server) control(q *Request, all func(task)) {
