@@ -33,7 +33,16 @@ var (
 	// ErrBadReply is returned when a reply's payload does not have the type
 	// the RPC promises (or its command does not match the request).
 	ErrBadReply = errors.New("wire: unexpected reply")
+	// ErrAuthRefused matches (errors.Is) the error of Client.Auth, and of
+	// DialContext with Options.Auth, when the server did not accept the
+	// secret.
+	ErrAuthRefused = errors.New("wire: authentication refused")
 )
+
+// AuthControlKey is the control key that authenticates a connection to a
+// Pequod-Go server configured with a shared secret: [13, seq, {"auth":
+// secret}] is answered true when the secret is right (see Client.Auth).
+const AuthControlKey = "auth"
 
 // ConnError is the error of every call outstanding when the connection
 // failed (read or write error, EOF, or a decode error on the incoming
@@ -82,6 +91,11 @@ type Options struct {
 	// Handler, if set, serves the requests the peer sends on the
 	// connection (see Handler). Without one they are discarded.
 	Handler Handler
+	// Auth, if not empty, is the server's shared secret (the content of
+	// its -auth-file). DialContext sends it with Client.Auth as the
+	// connection's first request and fails if the server refuses it.
+	// NewClient ignores it.
+	Auth []byte
 }
 
 // A Handler serves a request that the peer sent on a Client's connection:
@@ -136,7 +150,37 @@ func DialContext(ctx context.Context, addr string, opts *Options) (*Client, erro
 	if err != nil {
 		return nil, err
 	}
-	return NewClient(conn, opts), nil
+	c := NewClient(conn, opts)
+	if opts != nil && len(opts.Auth) > 0 {
+		if err := c.Auth(ctx, opts.Auth); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("wire: dial %s: %w", addr, err)
+		}
+	}
+	return c, nil
+}
+
+// Auth authenticates the connection with the server's shared secret:
+// control {"auth": secret}, which a Pequod-Go server answers true when the
+// secret is right. Send it before any other request: requests sent before
+// it may be refused. A refusal (a wrong secret, a server without a
+// secret, or a server that does not know the key and answers {}) is an
+// error matching ErrAuthRefused, with the server's message when there is
+// one.
+func (c *Client) Auth(ctx context.Context, secret []byte) error {
+	v, err := c.Control(ctx, map[string]any{AuthControlKey: string(secret)})
+	var se *StatusError
+	switch {
+	case errors.As(err, &se) && se.Message != "":
+		return fmt.Errorf("%w: %s", ErrAuthRefused, se.Message)
+	case errors.As(err, &se):
+		return fmt.Errorf("%w: status %d", ErrAuthRefused, se.Status)
+	case err != nil:
+		return fmt.Errorf("wire: auth: %w", err)
+	case v.Kind() != KindBool || !v.Bool():
+		return fmt.Errorf("%w: the server answered %s, not true", ErrAuthRefused, v)
+	}
+	return nil
 }
 
 // NewClient runs the protocol over an established connection (TCP_NODELAY

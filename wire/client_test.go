@@ -43,10 +43,11 @@ type fakeServer struct {
 	t  testing.TB
 	ln net.Listener
 
-	reverse  bool // answer each read's requests in reverse order
-	junk     bool // precede each reply by a reply with an unknown seq and by a request
-	wrongCmd bool // answer with the wrong command code
-	silent   bool // never answer
+	reverse  bool   // answer each read's requests in reverse order
+	junk     bool   // precede each reply by a reply with an unknown seq and by a request
+	wrongCmd bool   // answer with the wrong command code
+	silent   bool   // never answer
+	secret   string // answer control {"auth": secret} true, other secrets a failure; "" answers {}
 
 	mu      sync.Mutex
 	hold    bool // queue replies until release
@@ -271,6 +272,12 @@ func (s *fakeServer) handle(dst []byte, r *Request) []byte {
 			return AppendInt(AppendString(b, "id"), -1)
 		})
 	case CmdControl:
+		if v, has := r.Arg(2).Get(AuthControlKey); has && s.secret != "" {
+			if v.Str() != s.secret {
+				return AppendReply(dst, cmd, r.SeqRaw, StatusFail, str("auth: wrong secret"))
+			}
+			return ok(func(b []byte) []byte { return AppendBool(b, true) })
+		}
 		if v, _ := r.Arg(2).Get("is_ready"); v.Truthy() {
 			return ok(func(b []byte) []byte { return AppendBool(b, true) })
 		}
@@ -789,5 +796,47 @@ func BenchmarkClientPipelined(b *testing.B) {
 		if i+inflight < b.N {
 			c.GetAsync("t|00000001", done)
 		}
+	}
+}
+
+// TestClientAuth: Options.Auth sends the auth control as the connection's
+// first request (seq 0); a refusal fails the dial with ErrAuthRefused and
+// the server's message, and leaks nothing.
+func TestClientAuth(t *testing.T) {
+	checkGoroutines(t)
+	s := newFakeServer(t)
+	s.secret = "sixteen byte secret"
+	ctx := context.Background()
+
+	c, err := DialContext(ctx, s.addr(), &Options{Auth: []byte(s.secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Insert(ctx, "t|a", "1"); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	first := s.raw
+	s.mu.Unlock()
+	msgs, _, err := NewDecoder().Decode(first)
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("decoding what the server got: %v", err)
+	}
+	if got, want := msgs[0].String(), `[13,0,{"auth":"sixteen byte secret"}]`; got != want {
+		t.Fatalf("first request %s, want %s", got, want)
+	}
+
+	_, err = DialContext(ctx, s.addr(), &Options{Auth: []byte("not the secret")})
+	if !errors.Is(err, ErrAuthRefused) || !strings.Contains(err.Error(), "wrong secret") || !strings.Contains(err.Error(), s.addr()) {
+		t.Fatalf("dial with a wrong secret: %v", err)
+	}
+
+	s.mu.Lock()
+	s.secret = "" // a server that does not know the key answers {}
+	s.mu.Unlock()
+	_, err = DialContext(ctx, s.addr(), &Options{Auth: []byte("sixteen byte secret")})
+	if !errors.Is(err, ErrAuthRefused) || !strings.Contains(err.Error(), "{}") {
+		t.Fatalf("dial to a server answering {}: %v", err)
 	}
 }
