@@ -62,10 +62,35 @@
 // loop after its connection is gone; replies that arrive later are dropped.
 // Partitions may keep replying to a closed connection without harm: no panic,
 // no goroutine, and the buffers are released.
+//
+// # Authentication
+//
+// With Config.Secret set, a connection authenticates with control
+// {"auth": secret} (wire.AuthControlKey), which the reactor answers itself:
+// true, or a failure reply [-13, seq, -1, "auth: ..."] saying why (a wrong
+// secret, not a string, other keys beside it); a wrong secret never undoes
+// an earlier success. The secrets are compared in constant time (as SHA-256
+// sums, so not even the length leaks). Until a connection has
+// authenticated, the reactor refuses requests with [-cmd, seq, -1,
+// "authentication required..."], executes nothing, and keeps the
+// connection open:
+//
+//   - from a loopback address, only admin controls are refused
+//     (partition.AdminControlKey: quit, log writes, interconnect, ...), so
+//     the original clients, which cannot authenticate, keep working on one
+//     machine;
+//   - from any other address, every request but the auth control is.
+//
+// The decision is made on the event loop in arrival order, so requests
+// pipelined after a successful auth are served. Without a secret every
+// request is served, and an auth control is answered "auth: this server has
+// no secret configured".
 package reactor
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -110,6 +135,11 @@ type Config struct {
 	// Logger receives the reactor's logs (and gnet's, at debug level);
 	// nil means none.
 	Logger *zap.Logger
+	// Secret, if not empty, is the shared secret a connection presents with
+	// control {"auth": secret}; until it has, its requests are refused as
+	// the package comment's Authentication section says. Empty means no
+	// authentication: every request is served.
+	Secret []byte
 }
 
 // Server is a running reactor.
@@ -119,6 +149,9 @@ type Server struct {
 	d    Dispatcher
 	h    *handler
 	addr net.Addr
+
+	hasSecret bool
+	secretSum [sha256.Size]byte // SHA-256 of Config.Secret
 
 	done   chan struct{} // closed when gnet.Run has returned
 	runErr error         // gnet.Run's error, valid after done
@@ -148,6 +181,10 @@ func Start(cfg Config, d Dispatcher) (*Server, error) {
 		proto = "tcp://" + proto
 	}
 	s := &Server{cfg: cfg, log: log, d: d, done: make(chan struct{})}
+	if len(cfg.Secret) > 0 {
+		s.hasSecret, s.secretSum = true, sha256.Sum256(cfg.Secret)
+	}
+	s.cfg.Secret = nil // only the sum is kept
 	h := &handler{srv: s, booted: make(chan struct{}), started: make(chan struct{})}
 	s.h = h
 	go func() {
@@ -276,9 +313,12 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := &conn{h: h, gc: gc}
 	c.dec.MaxFrameBytes = h.srv.cfg.MaxFrameBytes
-	if ra := gc.RemoteAddr(); ra != nil {
+	ra := gc.RemoteAddr()
+	if ra != nil {
 		c.remote = ra.String()
 	}
+	c.loopback = isLoopback(ra)
+	c.authed = !h.srv.hasSecret
 	gc.SetContext(c)
 	n := h.conns.Add(1)
 	if ce := h.srv.log.Check(zap.DebugLevel, "connection opened"); ce != nil {
@@ -321,6 +361,10 @@ type conn struct {
 	batch       []*partition.Request // this read's accepted requests
 	local       []byte               // failure replies written by the loop itself
 	loggedParse bool                 // a FromWire error has been logged
+	loopback    bool                 // the peer's address is a loopback address
+	authed      bool                 // authenticated, or the server has no secret
+	loggedAuth  bool                 // a failed auth has been logged
+	loggedDeny  bool                 // a refused request has been logged
 
 	mu        sync.Mutex
 	out       []byte // replies waiting for the flush task
@@ -368,6 +412,10 @@ func (c *conn) traffic() gnet.Action {
 				}
 				continue
 			}
+			if !c.admit(q) {
+				slab = slab[:len(slab)-1]
+				continue
+			}
 			c.batch = append(c.batch, q)
 		case wire.Reject:
 			c.local = wire.AppendFailReply(c.local, &r)
@@ -411,6 +459,108 @@ func (c *conn) traffic() gnet.Action {
 		c.in = nil
 	}
 	return gnet.None
+}
+
+// admit decides, on the loop and in arrival order, whether an accepted
+// request is dispatched: it answers an auth control itself and refuses what
+// the connection may not do before authenticating (see the package
+// comment). When it returns false the reply is in c.local and q must not
+// be dispatched.
+func (c *conn) admit(q *partition.Request) bool {
+	if q.Cmd == wire.CmdControl {
+		if v, ok := q.Control[wire.AuthControlKey]; ok {
+			c.local = c.authenticate(c.local, q, v)
+			return false
+		}
+	}
+	if c.authed {
+		return true
+	}
+	why := refusal(c.loopback, q)
+	if why == "" {
+		return true
+	}
+	c.local = appendFailMessage(c.local, q, why)
+	if !c.loggedDeny {
+		c.loggedDeny = true
+		c.h.srv.log.Warn("refused a request of an unauthenticated connection",
+			zap.String("remote", c.remote), zap.Stringer("cmd", q.Cmd), zap.String("why", why))
+	}
+	return false
+}
+
+// refusal says why a connection that has not authenticated to a server with
+// a secret may not make request q, or "" when it may: a loopback connection
+// may make any request but an admin control, any other connection none.
+func refusal(loopback bool, q *partition.Request) string {
+	if q.Cmd == wire.CmdControl {
+		if k := partition.AdminControlKey(q.Control); k != "" {
+			return fmt.Sprintf("authentication required for admin control %q: send control {%q: SECRET} first", k, wire.AuthControlKey)
+		}
+	}
+	if loopback {
+		return ""
+	}
+	return fmt.Sprintf("authentication required: send control {%q: SECRET} first", wire.AuthControlKey)
+}
+
+// authenticate answers the auth control q, whose "auth" value is v, and
+// marks the connection authenticated when the secret is right. It appends
+// the reply to b: true, or a failure with the reason.
+func (c *conn) authenticate(b []byte, q *partition.Request, v any) []byte {
+	why := c.h.srv.checkAuth(q.Control, v)
+	if why != "" {
+		if !c.loggedAuth {
+			c.loggedAuth = true
+			c.h.srv.log.Warn("authentication failed", zap.String("remote", c.remote), zap.String("why", why))
+		}
+		return appendFailMessage(b, q, why)
+	}
+	c.authed = true
+	if ce := c.h.srv.log.Check(zap.DebugLevel, "connection authenticated"); ce != nil {
+		ce.Write(zap.String("remote", c.remote))
+	}
+	return wire.AppendReply(b, q.Cmd, q.Seq, wire.StatusOK, func(b []byte) []byte { return wire.AppendBool(b, true) })
+}
+
+// checkAuth says why the auth control obj, whose "auth" value is v, is
+// refused, or "" when it presents the server's secret.
+func (s *Server) checkAuth(obj map[string]any, v any) string {
+	secret, isStr := v.(string)
+	switch {
+	case !s.hasSecret:
+		return "auth: this server has no secret configured"
+	case len(obj) != 1:
+		return fmt.Sprintf("auth: send {%q: SECRET} alone, without other keys", wire.AuthControlKey)
+	case !isStr:
+		return "auth: the secret must be a string"
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if subtle.ConstantTimeCompare(sum[:], s.secretSum[:]) != 1 {
+		return "auth: wrong secret"
+	}
+	return ""
+}
+
+// appendFailMessage appends the failure reply [-cmd, seq, -1, msg]: the
+// shape of a bad argument's failure, with a message saying why.
+func appendFailMessage(b []byte, q *partition.Request, msg string) []byte {
+	return wire.AppendReply(b, q.Cmd, q.Seq, wire.StatusFail, func(b []byte) []byte { return wire.AppendString(b, msg) })
+}
+
+// isLoopback tells whether a connection's remote address is a loopback
+// address (127.0.0.0/8, ::1, or IPv4-mapped 127.x). Anything else,
+// including an unknown or nil address, is not.
+func isLoopback(a net.Addr) bool {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a != nil && a.IP.IsLoopback()
+	case *net.UDPAddr:
+		return a != nil && a.IP.IsLoopback()
+	case *net.IPAddr:
+		return a != nil && a.IP.IsLoopback()
+	}
+	return false
 }
 
 // SendReply implements partition.Replier. It may be called from any
