@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,11 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -29,11 +32,19 @@ const defaultPort = 8000
 // serveStopTimeout bounds the graceful shutdown of the reactor.
 const serveStopTimeout = 10 * time.Second
 
+// minSecretLen is the shortest shared secret -auth-file may hold.
+const minSecretLen = 16
+
 // runServe is `pequod serve`: the Pequod server (spec/server.md §2.7 in
 // stand-alone mode). It listens, prints "listening on port P" to stderr,
 // serves until ctx ends (SIGINT/SIGTERM) or a client sends control
 // {"quit": true}, then shuts down cleanly and returns nil. Listening
 // failures are returned (non-zero exit).
+//
+// It listens on loopback unless -bind says otherwise, and refuses to listen
+// beyond loopback without a shared secret (-auth-file); with a secret,
+// connections authenticate with control {"auth": secret} (see the reactor
+// package's Authentication section).
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	_ = stdout
 	errw := &lockedWriter{w: stderr}
@@ -53,7 +64,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var kill bool
 	fs.BoolVar(&kill, "k", false, "first stop a server already listening on the port (sends control quit; -kl=PORT combines -k and -l)")
 	fs.BoolVar(&kill, "kill", false, "same as -k")
-	bind := fs.String("bind", "0.0.0.0", "listen on this local `address`")
+	bind := fs.String("bind", "127.0.0.1", "listen on this local `address`; any non-loopback address (0.0.0.0, a LAN address) needs -auth-file")
+	authFile := fs.String("auth-file", "", "read the shared secret (at least 16 bytes, trailing whitespace trimmed) from this `file`; connections must then send control {\"auth\": secret} before admin controls, and before anything when not on loopback")
 	partitions := fs.Int("partitions", runtime.NumCPU(), "number of partitions")
 	partfunc := fs.String("partfunc", "default", "partition `function`: default (each table|first-field| group in one partition), twitternew, twitternew-text, twitter, hackernews, unit, original-default (spec/server.md §2.9)")
 	loops := fs.Int("loops", runtime.NumCPU(), "number of network event loops")
@@ -77,6 +89,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *partitions <= 0 || *loops <= 0 || *maxFrame <= 0 {
 		return errors.New("-partitions, -loops and -max-frame must be positive")
 	}
+	secret, err := loadSecret(*authFile)
+	if err != nil {
+		return err
+	}
+	if err := checkExposure(*bind, secret); err != nil {
+		return err
+	}
 	var level zapcore.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level: %w", err)
@@ -90,7 +109,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cancel()
 
 	if kill {
-		if err := killExisting(ctx, port, errw); err != nil {
+		if err := killExisting(ctx, killHost(*bind), port, secret, errw); err != nil {
 			return err
 		}
 	}
@@ -130,6 +149,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Loops:         *loops,
 		MaxFrameBytes: *maxFrame,
 		Logger:        log,
+		Secret:        secret,
 	}, srv)
 	if err != nil {
 		return err
@@ -203,24 +223,146 @@ func isDigits(s string) bool {
 	return true
 }
 
+// loadSecret reads the shared secret of -auth-file: the file's content
+// with trailing whitespace (a final newline) trimmed. No file means no
+// secret (nil). An empty secret, or one shorter than minSecretLen bytes,
+// is an error.
+func loadSecret(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-auth-file: %w", err)
+	}
+	secret := bytes.TrimRightFunc(data, unicode.IsSpace)
+	switch {
+	case len(secret) == 0:
+		return nil, fmt.Errorf("-auth-file %s: the secret is empty", path)
+	case len(secret) < minSecretLen:
+		return nil, fmt.Errorf("-auth-file %s: the secret is %d bytes, it must be at least %d", path, len(secret), minSecretLen)
+	}
+	return secret, nil
+}
+
+// checkExposure refuses to listen on bind beyond loopback without a
+// secret: anyone who can reach the port could otherwise overwrite any key
+// or stop the server.
+func checkExposure(bind string, secret []byte) error {
+	if len(secret) > 0 || isLoopbackHost(bind) {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %q beyond loopback without a shared secret: give -auth-file FILE (clients then send control {%q: SECRET}), or -bind 127.0.0.1", bind, wire.AuthControlKey)
+}
+
+// isLoopbackHost tells whether a -bind address is a loopback address
+// (127.0.0.0/8, ::1) or "localhost". Anything else, including "" and
+// other host names, counts as beyond loopback.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// killHost is the address -k looks for an existing server on: the -bind
+// address when it names one, else 127.0.0.1 (spec/server.md §2.7 step 5).
+func killHost(bind string) string {
+	ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(bind, "["), "]"))
+	if ip == nil || ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return ip.String()
+}
+
 // killExisting implements -k (spec/server.md §2.7 step 5): if something
-// answers on 127.0.0.1:port, send it control {"quit": true} and wait until
-// the port refuses connections.
-func killExisting(ctx context.Context, port int, stderr io.Writer) error {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+// answers on host:port, send it control {"quit": true}, preceded by
+// control {"auth": secret} when this server has a secret, and wait until
+// the port refuses connections. A refused quit (the old server wants a
+// secret we do not have, or a different one) is an error.
+func killExisting(ctx context.Context, host string, port int, secret []byte, stderr io.Writer) error {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return nil // nobody there
 	}
 	fmt.Fprintf(stderr, "killing existing server on port %d\n", port)
-	req := wire.AppendRequestHeader(nil, wire.CmdControl, 1, 1)
+	deadline := time.Now().Add(30 * time.Second)
+	err = sendQuit(ctx, c, secret, deadline)
+	_ = c.Close()
+	if err != nil {
+		return fmt.Errorf("killing the server on %s: %w", addr, err)
+	}
+	return waitRefused(ctx, addr, deadline)
+}
+
+// killQuitSeq is the seq of -k's quit request (spec/server.md §2.7); its
+// auth request, when there is one, is seq 0.
+const killQuitSeq = 1
+
+// sendQuit writes -k's requests to c and reads until the server closes the
+// connection (it is stopping: a quit is never answered) or answers the
+// quit, which only a refusal does; the refusal is returned as an error,
+// with the auth reply's message when that failed too. A server that neither
+// answers nor closes before deadline (or ctx's end) is left to waitRefused.
+func sendQuit(ctx context.Context, c net.Conn, secret []byte, deadline time.Time) error {
+	var req []byte
+	if len(secret) > 0 {
+		req = wire.AppendRequestHeader(req, wire.CmdControl, 0, 1)
+		req = wire.AppendMapHeader(req, 1)
+		req = wire.AppendString(wire.AppendString(req, wire.AuthControlKey), string(secret))
+	}
+	req = wire.AppendRequestHeader(req, wire.CmdControl, killQuitSeq, 1)
 	req = wire.AppendMapHeader(req, 1)
 	req = wire.AppendBool(wire.AppendString(req, "quit"), true)
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = c.Write(req)
-	_ = c.Close()
+	if _, err := c.Write(req); err != nil {
+		return nil // gone already
+	}
+	_ = c.SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Now()) })
+	defer stop()
+	var (
+		dec     wire.Decoder
+		buf     []byte
+		authMsg string
+		tmp     = make([]byte, 4096)
+	)
+	for {
+		n, rerr := c.Read(tmp)
+		buf = append(buf, tmp[:n]...)
+		msgs, used, derr := dec.Decode(buf)
+		for _, m := range msgs {
+			r, ok := wire.ParseReply(m)
+			if !ok || r.Cmd != wire.CmdControl || r.Status == wire.StatusOK {
+				continue
+			}
+			msg := r.Payload.Str()
+			if msg == "" {
+				msg = fmt.Sprintf("status %d", r.Status)
+			}
+			switch r.Seq {
+			case 0:
+				authMsg = msg
+			case killQuitSeq:
+				if authMsg != "" {
+					msg += " (" + authMsg + ")"
+				}
+				return fmt.Errorf("it refused to quit: %s", msg)
+			}
+		}
+		buf = buf[used:]
+		if rerr != nil || derr != nil {
+			return nil // closed (stopping), or not a Pequod server: waitRefused decides
+		}
+	}
+}
+
+// waitRefused polls addr, backing off from 10 ms to 100 ms, until it
+// refuses connections; it gives up at deadline.
+func waitRefused(ctx context.Context, addr string, deadline time.Time) error {
 	delay := 10 * time.Millisecond
-	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
@@ -228,7 +370,7 @@ func killExisting(ctx context.Context, port int, stderr io.Writer) error {
 		}
 		_ = c.Close()
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the server on port %d did not stop", port)
+			return fmt.Errorf("the server on %s did not stop", addr)
 		}
 		select {
 		case <-ctx.Done():

@@ -861,3 +861,208 @@ func TestServeClientsVanish(t *testing.T) {
 	}
 	settleGoroutines(t, base)
 }
+
+// serveSecret is the shared secret of the authentication tests.
+const serveSecret = "a shared secret of some length"
+
+// writeSecretFile writes content to a fresh file and returns its path.
+func writeSecretFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestServeRefusesExposedBindWithoutSecret: beyond loopback, serve does
+// not start without -auth-file, and says why.
+func TestServeRefusesExposedBindWithoutSecret(t *testing.T) {
+	for _, bind := range []string{"0.0.0.0", "::", "", "192.168.1.20", "example.com"} {
+		var stderr syncBuffer
+		err := runServe(context.Background(), []string{"-bind", bind, "-l=0", "-partitions=1", "-loops=1"}, io.Discard, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "refusing to listen") || !strings.Contains(err.Error(), "-auth-file") {
+			t.Errorf("-bind %q without -auth-file: %v", bind, err)
+		}
+		if strings.Contains(stderr.String(), "listening on port") {
+			t.Errorf("-bind %q without -auth-file listened:\n%s", bind, stderr.String())
+		}
+	}
+}
+
+// TestBinaryRefusesExposedBind: the same refusal is a non-zero exit with
+// the message on stderr.
+func TestBinaryRefusesExposedBind(t *testing.T) {
+	p := startBinary(t, "serve", "-bind", "0.0.0.0", "-l=0", "-partitions=1", "-loops=1")
+	p.waitLine(t, "refusing to listen")
+	if code := p.waitExit(t); code == 0 {
+		t.Fatal("exit status 0 for -bind 0.0.0.0 without -auth-file")
+	}
+}
+
+func TestServeAuthFileErrors(t *testing.T) {
+	for _, tc := range []struct{ name, content, want string }{
+		{"empty", "", "empty"},
+		{"whitespace only", " \n\t\n", "empty"},
+		{"15 bytes", "fifteen bytes!!\n", "at least 16"},
+	} {
+		path := writeSecretFile(t, tc.content)
+		err := runServe(context.Background(), []string{"-bind", "127.0.0.1", "-l=0", "-auth-file", path}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.want)
+		}
+	}
+	err := runServe(context.Background(), []string{"-l=0", "-auth-file", filepath.Join(t.TempDir(), "missing")}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-auth-file") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestLoadSecretTrims(t *testing.T) {
+	got, err := loadSecret(writeSecretFile(t, serveSecret+" \r\n\n"))
+	if err != nil || string(got) != serveSecret {
+		t.Fatalf("loadSecret = %q, %v; want %q", got, err, serveSecret)
+	}
+	if got, err := loadSecret(""); got != nil || err != nil {
+		t.Fatalf("no -auth-file: %q, %v", got, err)
+	}
+}
+
+func TestIsLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"127.0.0.1": true, "127.0.0.2": true, "::1": true, "[::1]": true, "localhost": true,
+		"0.0.0.0": false, "::": false, "": false, "10.1.2.3": false, "example.com": false,
+	} {
+		if got := isLoopbackHost(host); got != want {
+			t.Errorf("isLoopbackHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
+
+// TestServeAuth: a loopback server with a secret serves data operations
+// without authentication, refuses quit (and keeps serving) until the
+// connection authenticates, tells a wrong secret so, and quits after a
+// good auth.
+func TestServeAuth(t *testing.T) {
+	s := startServe(t, "-partitions=2", "-loops=1", "-auth-file", writeSecretFile(t, serveSecret+"\n"))
+	ctx := testCtx(t)
+	c := s.dial(t)
+	if err := c.Insert(ctx, "p|a|1", "x"); err != nil {
+		t.Fatalf("insert on loopback without auth: %v", err)
+	}
+	if v, err := c.Get(ctx, "p|a|1"); err != nil || string(v) != "x" {
+		t.Fatalf("get on loopback without auth = %q, %v", v, err)
+	}
+
+	r := dialRaw(t, s.addr)
+	if _, err := r.c.Write(encode(13, 1, map[string]any{"quit": true})); err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.read(5 * time.Second)
+	if rep, ok := wire.ParseReply(m); err != nil || !ok || rep.Seq != 1 || rep.Status != wire.StatusFail ||
+		!strings.Contains(rep.Payload.Str(), `authentication required for admin control "quit"`) {
+		t.Fatalf("quit without auth: %v, %v", m, err)
+	}
+	if v, err := c.Get(ctx, "p|a|1"); err != nil || string(v) != "x" {
+		t.Fatalf("the server stopped serving after a refused quit: %q, %v", v, err)
+	}
+
+	_, err = wire.DialContext(ctx, s.addr, &wire.Options{Auth: []byte("the wrong secret, long enough")})
+	if !errors.Is(err, wire.ErrAuthRefused) || !strings.Contains(err.Error(), "wrong secret") {
+		t.Fatalf("dial with a wrong secret: %v", err)
+	}
+
+	if _, err := r.c.Write(append(encode(13, 2, map[string]any{"auth": serveSecret}), encode(13, 3, map[string]any{"quit": true})...)); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := r.read(5 * time.Second); err != nil || m.String() != `[-13,2,0,true]` {
+		t.Fatalf("auth: %v, %v", m, err)
+	}
+	if err := s.wait(); err != nil {
+		t.Fatalf("serve after an authenticated quit: %v", err)
+	}
+}
+
+// TestServeClientAuthQuits: a wire.Client with Options.Auth may quit a
+// server with a secret.
+func TestServeClientAuthQuits(t *testing.T) {
+	s := startServe(t, "-partitions=1", "-loops=1", "-auth-file", writeSecretFile(t, serveSecret))
+	c, err := wire.DialContext(testCtx(t), s.addr, &wire.Options{Auth: []byte(serveSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.ControlAsync(map[string]any{"quit": true}, nil)
+	if err := s.wait(); err != nil {
+		t.Fatalf("serve after quit: %v", err)
+	}
+}
+
+// TestServeExposedWithSecret: with -auth-file, -bind 0.0.0.0 starts; a
+// loopback client still reads and writes, and quits after authenticating.
+func TestServeExposedWithSecret(t *testing.T) {
+	s := startServe(t, "-bind", "0.0.0.0", "-partitions=1", "-loops=1", "-auth-file", writeSecretFile(t, serveSecret))
+	ctx := testCtx(t)
+	if err := s.dial(t).Insert(ctx, "p|a|1", "x"); err != nil {
+		t.Fatalf("insert from loopback: %v", err)
+	}
+	c, err := wire.DialContext(ctx, s.addr, &wire.Options{Auth: []byte(serveSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.ControlAsync(map[string]any{"quit": true}, nil)
+	if err := s.wait(); err != nil {
+		t.Fatalf("serve after quit: %v", err)
+	}
+}
+
+// TestServeKillWithSecret: -k authenticates with this server's own
+// -auth-file before it sends quit; without the secret, or with another
+// one, the old server refuses and -k fails saying so, leaving it running.
+func TestServeKillWithSecret(t *testing.T) {
+	secretFile := writeSecretFile(t, serveSecret)
+	old := startServe(t, "-partitions=1", "-loops=1", "-auth-file", secretFile)
+	_, port, _ := net.SplitHostPort(old.addr)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no secret", nil, "authentication required"},
+		{"another secret", []string{"-auth-file", writeSecretFile(t, "another secret, long enough")}, "wrong secret"},
+	} {
+		args := append([]string{"-bind", "127.0.0.1", "-k", "-l=" + port, "-partitions=1", "-loops=1"}, tc.args...)
+		err := runServe(testCtx(t), args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "refused to quit") || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%s: -k = %v, want a refusal saying %q", tc.name, err, tc.want)
+		}
+		if err := probeGet(t, old.addr); err != nil {
+			t.Fatalf("%s: the old server stopped: %v", tc.name, err)
+		}
+	}
+
+	repl := startServe(t, "-k", "-l="+port, "-partitions=1", "-loops=1", "-auth-file", secretFile)
+	if err := old.wait(); err != nil {
+		t.Fatalf("old server: %v", err)
+	}
+	if !strings.Contains(repl.stderr.String(), "killing existing server on port "+port) {
+		t.Errorf("no kill message:\n%s", repl.stderr.String())
+	}
+	if err := probeGet(t, repl.addr); err != nil {
+		t.Fatalf("the new server: %v", err)
+	}
+}
+
+// probeGet does one get on a fresh connection to addr.
+func probeGet(t *testing.T, addr string) error {
+	t.Helper()
+	c, err := wire.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.Get(testCtx(t), "p|probe|1")
+	return err
+}
