@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string) int {
 		err = runHN(ctx, args[1:], os.Stdout, os.Stderr)
 	case "aggregate":
 		err = runAggregate(args[1:], os.Stdout, os.Stderr)
+	case "cluster":
+		err = runCluster(ctx, args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return 0
