@@ -202,7 +202,7 @@ func TestClusterOneServer(t *testing.T) {
 		}
 	}
 	readme, _ := os.ReadFile(filepath.Join(out, "README.txt"))
-	for _, want := range []string{"outcome: succeeded", " serve -l=", " twitternew -H ", "--groupid=1", "> output_app_1.json 2> app_1.log"} {
+	for _, want := range []string{"outcome: succeeded", " serve -l=", " twitternew --client=127.0.0.1:", "--groupid=1", "> output_app_1.json 2> app_1.log"} {
 		if !bytes.Contains(readme, []byte(want)) {
 			t.Errorf("README.txt lacks %q:\n%s", want, readme)
 		}

@@ -17,7 +17,8 @@
 // Config.StopTimeout; Run returns only when all are reaped.
 //
 // One server (NBase 0, NCache 1) is started without -H, -B, -P and
-// --self; several servers get all four.
+// --self, and its clients get --client=ADDR instead of -H and -B; several
+// servers get all four, their clients -H and -B.
 package cluster
 
 import (
@@ -266,22 +267,41 @@ func ServerArgs(exp Experiment, hostFile string, s, port, partitions int) []stri
 	return append(args, "-partitions="+strconv.Itoa(partitions), "-bind="+Host)
 }
 
-// ClientArgs is the command line after the binary of process g of n of a
-// phase with options phaseArgs: twitternew over the host file, the
-// experiment's workload, the phase's options, extra, and, when n > 1, the
-// group options with the barrier on masterPort (apps.md §2.13). outPath
-// (the RTT logs' directory) is added when not "".
-func ClientArgs(exp Experiment, hostFile string, phaseArgs, extra []string, g, n, masterPort int, outPath string) []string {
-	args := []string{"twitternew", "-H", hostFile, "-B", strconv.Itoa(exp.NBase)}
-	args = append(args, exp.Workload...)
-	args = append(args, phaseArgs...)
-	args = append(args, extra...)
-	if n > 1 {
-		args = append(args, "--ngroups="+strconv.Itoa(n), "--groupid="+strconv.Itoa(g),
-			"--master-host="+Host, "--master-port="+strconv.Itoa(masterPort))
+// ClientSpec is one twitternew process of a phase.
+type ClientSpec struct {
+	// HostFile is the cluster's host file; Server0 is the first server's
+	// address.
+	HostFile, Server0 string
+	// PhaseArgs are the phase's options; Extra the user's (Config.Extra).
+	PhaseArgs, Extra []string
+	// Group is this process's group of NGroups; with NGroups > 1 they meet
+	// at the barrier on MasterPort (apps.md §2.13).
+	Group, NGroups, MasterPort int
+	// OutPath, if not "", is the directory of the RTT logs (--outpath).
+	OutPath string
+}
+
+// ClientArgs is the command line after the binary of the twitternew
+// process c of exp: the servers (-H and -B, or for a one-server cluster
+// --client=Server0, which needs no host-file support from the client),
+// the experiment's workload, the phase's options, the extra options, the
+// group options when NGroups > 1, and --outpath.
+func ClientArgs(exp Experiment, c ClientSpec) []string {
+	args := []string{"twitternew"}
+	if exp.NBase+exp.NCache > 1 {
+		args = append(args, "-H", c.HostFile, "-B", strconv.Itoa(exp.NBase))
+	} else {
+		args = append(args, "--client="+c.Server0)
 	}
-	if outPath != "" {
-		args = append(args, "--outpath="+outPath)
+	args = append(args, exp.Workload...)
+	args = append(args, c.PhaseArgs...)
+	args = append(args, c.Extra...)
+	if c.NGroups > 1 {
+		args = append(args, "--ngroups="+strconv.Itoa(c.NGroups), "--groupid="+strconv.Itoa(c.Group),
+			"--master-host="+Host, "--master-port="+strconv.Itoa(c.MasterPort))
+	}
+	if c.OutPath != "" {
+		args = append(args, "--outpath="+c.OutPath)
 	}
 	return args
 }
@@ -439,7 +459,10 @@ func (r *runner) phase(ctx context.Context, name string, n int, phaseArgs []stri
 			log = filepath.Join(r.dir, fmt.Sprintf("%s_%d.log", name, g))
 			pname = fmt.Sprintf("%s %d", name, g)
 		}
-		argv := append([]string{r.cfg.Binary}, ClientArgs(r.exp, r.hostFile, phaseArgs, r.cfg.Extra, g, n, master, outPath)...)
+		argv := append([]string{r.cfg.Binary}, ClientArgs(r.exp, ClientSpec{
+			HostFile: r.hostFile, Server0: r.addrs[0], PhaseArgs: phaseArgs, Extra: r.cfg.Extra,
+			Group: g, NGroups: n, MasterPort: master, OutPath: outPath,
+		})...)
 		p, err := StartProc(pname, argv, log, out)
 		if err != nil {
 			stopAll()

@@ -239,14 +239,18 @@ func TestCommandLines(t *testing.T) {
 	if got := ServerArgs(e, "/r/hosts.txt", 0, 7000, 1); !reflect.DeepEqual(got, []string{"serve", "-l=7000", "-partitions=1", "-bind=127.0.0.1"}) {
 		t.Errorf("one server: ServerArgs = %q", got)
 	}
-	got = ClientArgs(e, "/r/h", []string{"--fetch"}, []string{"--nusers=20"}, 1, 2, 4000, "/r")
-	want = []string{"twitternew", "-H", "/r/h", "-B", "0", "--nusers=10", "--fetch", "--nusers=20",
+	e.NBase, e.NCache = 1, 2
+	got = ClientArgs(e, ClientSpec{HostFile: "/r/h", Server0: "127.0.0.1:7000", PhaseArgs: []string{"--fetch"},
+		Extra: []string{"--nusers=20"}, Group: 1, NGroups: 2, MasterPort: 4000, OutPath: "/r"})
+	want = []string{"twitternew", "-H", "/r/h", "-B", "1", "--nusers=10", "--fetch", "--nusers=20",
 		"--ngroups=2", "--groupid=1", "--master-host=127.0.0.1", "--master-port=4000", "--outpath=/r"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ClientArgs = %q", got)
 	}
-	if got := ClientArgs(e, "/r/h", nil, nil, 0, 1, 0, ""); !reflect.DeepEqual(got, []string{"twitternew", "-H", "/r/h", "-B", "0", "--nusers=10"}) {
-		t.Errorf("one group: ClientArgs = %q", got)
+	e.NBase, e.NCache = 0, 1
+	got = ClientArgs(e, ClientSpec{HostFile: "/r/h", Server0: "127.0.0.1:7000", NGroups: 1})
+	if want := []string{"twitternew", "--client=127.0.0.1:7000", "--nusers=10"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("one server, one group: ClientArgs = %q", got)
 	}
 }
 
