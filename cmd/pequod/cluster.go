@@ -150,7 +150,8 @@ var clusterTableCounters = []string{"nposts", "nsubscribes", "nchecks", "nposts_
 // client group and the aggregate, then where the results are. Fields it
 // cannot read are shown as "?"; the JSON on stdout is the record.
 func printClusterTable(w io.Writer, exp cluster.Experiment, res *cluster.Result) {
-	fmt.Fprintf(w, "\n%s: %d base + %d cache servers, %d client groups\n", exp.Name, exp.NBase, exp.NCache, exp.Groups)
+	fmt.Fprintf(w, "\n%s: %d base + %d cache %s, %d client %s\n", exp.Name,
+		exp.NBase, exp.NCache, clusterPlural(exp.NBase+exp.NCache, "server"), exp.Groups, clusterPlural(exp.Groups, "group"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "group\t%s\t\n", strings.Join(clusterTableCounters, "\t"))
 	row := func(label, path string) {
@@ -188,4 +189,12 @@ func printClusterTable(w io.Writer, exp cluster.Experiment, res *cluster.Result)
 	row("all", res.Aggregate)
 	_ = tw.Flush()
 	fmt.Fprintf(w, "(wall_time of \"all\" is the groups' average) results: %s\n", res.Dir)
+}
+
+// clusterPlural is noun, with an s unless n is 1.
+func clusterPlural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }
