@@ -253,25 +253,32 @@ type joinResult struct {
 // array of per-server results indexed by seqid (null for base servers),
 // each {"range": [first, last], "ok": true?, "message": text?}: the
 // "message" of the original's {"message": [...]}. err is set if any server
-// failed, naming the first that did.
+// failed, naming the one with the lowest seqid.
 func (cl *Cluster) AddJoin(first, last, text string, done func(msg string, err error)) {
 	if cl.cfg.Colocated {
 		cl.conns[cl.cfg.Colocate].AddJoin(first, last, text, done)
 		return
 	}
 	res := make([]*joinResult, len(cl.conns))
-	var firstErr error
+	errs := make([]error, len(cl.conns))
 	anyMsg := false
 	left := len(cl.conns) - cl.servers.NBacking()
 	for i := cl.servers.NBacking(); i < len(cl.conns); i++ {
 		cl.conns[i].AddJoin(first, last, text, func(msg string, err error) {
 			res[i] = &joinResult{Range: [2]string{first, last}, OK: err == nil, Message: msg}
 			anyMsg = anyMsg || msg != ""
-			if err != nil && firstErr == nil {
-				firstErr = fmt.Errorf("add_join on %s: %w", cl.hosts[i], err)
+			if err != nil {
+				errs[i] = fmt.Errorf("add_join on %s: %w", cl.hosts[i], err)
 			}
 			if left--; left > 0 {
 				return
+			}
+			var firstErr error
+			for _, e := range errs {
+				if e != nil {
+					firstErr = e
+					break
+				}
 			}
 			out := ""
 			if anyMsg {
