@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 
 	"github.com/pequod-go/pequod/loadgen/async"
 	"github.com/pequod-go/pequod/loadgen/pqclient"
@@ -14,6 +15,7 @@ import (
 	redisshim "github.com/pequod-go/pequod/loadgen/shim/redis"
 	"github.com/pequod-go/pequod/loadgen/twitter"
 	"github.com/pequod-go/pequod/partition"
+	"github.com/pequod-go/pequod/partition/route"
 )
 
 // twitterBackendOptions select and configure the store a twitternew run
@@ -24,8 +26,14 @@ type twitterBackendOptions struct {
 	// Params are the run's raw parameters.
 	Params twitter.Params
 	// Client is the Pequod server address (host:port); "" means an
-	// in-process server.
+	// in-process server. With HostFile it is instead the seqid of the one
+	// server everything goes to (-c=N with -H, server.md §2.10), or "".
 	Client string
+	// HostFile lists the servers of a cluster (-H, server.md §2.8); keys are
+	// routed by twitternew or twitternew-text (by key encoding).
+	HostFile string
+	// NBacking is the number of base servers of the cluster (-B).
+	NBacking int
 	// Partitions of an in-process server (runtime.NumCPU() when 0).
 	Partitions int
 	// Profiling is -cpuprofile / -memprofile.
@@ -71,9 +79,26 @@ func openTwitterBackend(ctx context.Context, opts twitterBackendOptions, loop *a
 	}
 }
 
-// openPequodTwitter connects to opts.Client, or starts an in-process server
-// partitioned by the twitternew function matching the key encoding.
+// openPequodTwitter connects to the servers of opts.HostFile or to
+// opts.Client, or starts an in-process server; all are partitioned by the
+// twitternew function matching the key encoding.
 func openPequodTwitter(ctx context.Context, opts twitterBackendOptions, loop *async.Loop) (twitter.Backend, error) {
+	pf := "twitternew"
+	if !opts.Params.Binary {
+		pf = "twitternew-text"
+	}
+	if opts.HostFile != "" {
+		cl, err := dialCluster(ctx, opts.HostFile, pf, opts.NBacking, opts.Client, opts.Params.RandCache, loop)
+		if err != nil {
+			return nil, err
+		}
+		be, err := twitter.NewPequod(cl, opts.Params, twitter.PequodConfig{Progress: opts.Progress})
+		if err != nil {
+			cl.Close()
+			return nil, err
+		}
+		return be, nil
+	}
 	if opts.Client != "" {
 		conn, err := pqclient.Dial(ctx, opts.Client, loop)
 		if err != nil {
@@ -85,10 +110,6 @@ func openPequodTwitter(ctx context.Context, opts twitterBackendOptions, loop *as
 			return nil, err
 		}
 		return be, nil
-	}
-	pf := "twitternew"
-	if !opts.Params.Binary {
-		pf = "twitternew-text"
 	}
 	parts := opts.Partitions
 	if parts <= 0 {
@@ -117,4 +138,27 @@ func (o *ownedServer) Close() error {
 	err := o.Pequod.Close()
 	o.srv.Close()
 	return errors.Join(err)
+}
+
+// dialCluster connects to the servers of hostFile with partition function
+// pf and nbacking base servers (server.md §2.8–§2.10). colocate, if not
+// "", is the seqid everything goes to (-c=N with -H).
+func dialCluster(ctx context.Context, hostFile, pf string, nbacking int, colocate string, randCache bool, loop *async.Loop) (*pqclient.Cluster, error) {
+	hosts, err := route.ReadHostFile(hostFile)
+	if err != nil {
+		return nil, err
+	}
+	servers, err := route.NewServers(pf, nbacking, len(hosts))
+	if err != nil {
+		return nil, fmt.Errorf("-H %s -B %d: %w", hostFile, nbacking, err)
+	}
+	cfg := pqclient.ClusterConfig{Hosts: hosts, Servers: servers, RandCache: randCache}
+	if colocate != "" {
+		n, err := strconv.Atoi(colocate)
+		if err != nil {
+			return nil, fmt.Errorf("-c=%s with -H: want the seqid of a server of %s", colocate, hostFile)
+		}
+		cfg.Colocated, cfg.Colocate = true, n
+	}
+	return pqclient.DialCluster(ctx, cfg, loop)
 }

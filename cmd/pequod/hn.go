@@ -35,8 +35,13 @@ type hnOptions struct {
 	prof   profiling
 	params hn.Params
 	// client is the Pequod server's host:port; "" means an in-process
-	// server.
+	// server. With hostFile it is the seqid everything goes to (-c=N with
+	// -H), or "".
 	client string
+	// hostFile lists the servers of a cluster (-H); keys are routed by the
+	// hackernews function over nbacking base servers (-B).
+	hostFile string
+	nbacking int
 	// partitions of the in-process server.
 	partitions int
 	// backend is "pequod", "redis" or "pg".
@@ -149,6 +154,10 @@ func parseHNArgs(args []string, stderr io.Writer) (*hnOptions, error) {
 	var client string
 	fs.StringVar(&client, "c", "", "Pequod server `HOST:PORT` or PORT (bare -c: 8000); default an in-process server")
 	fs.StringVar(&client, "client", "", "same as -c")
+	fs.StringVar(&o.hostFile, "H", "", "host `file` of a Pequod cluster (lines `<host> <port>`): connect to every server and route keys by hackernews (needs --super_materialize)")
+	fs.StringVar(&o.hostFile, "hostfile", "", "same as -H")
+	fs.IntVar(&o.nbacking, "B", 0, "with -H: the first `N` servers are base servers, the rest cache servers")
+	fs.IntVar(&o.nbacking, "nbacking", 0, "same as -B")
 	fs.IntVar(&o.partitions, "partitions", runtime.NumCPU(), "partitions of the in-process server")
 	var redis, pg bool
 	fs.BoolVar(&redis, "redis", false, "Redis back end")
@@ -176,7 +185,20 @@ func parseHNArgs(args []string, stderr io.Writer) (*hnOptions, error) {
 	default:
 		o.backend = "pequod"
 	}
-	if client != "" {
+	if o.hostFile != "" {
+		if o.backend != "pequod" {
+			return nil, fmt.Errorf("-H lists Pequod servers; it does not apply to --%s", o.backend)
+		}
+		if client != "" && !isDigits(client) {
+			return nil, fmt.Errorf("bad -c %q with -H: want the seqid of a server of the host file", client)
+		}
+		if o.nbacking < 0 {
+			return nil, fmt.Errorf("bad -B %d: want a number of base servers", o.nbacking)
+		}
+		o.client = client
+	} else if o.nbacking != 0 {
+		return nil, errors.New("-B needs -H (a host file)")
+	} else if client != "" {
 		if o.backend != "pequod" {
 			return nil, fmt.Errorf("-c selects a Pequod server; it does not apply to --%s", o.backend)
 		}
@@ -197,6 +219,12 @@ func parseHNArgs(args []string, stderr io.Writer) (*hnOptions, error) {
 		return nil, err
 	}
 	o.params = norm
+	if o.hostFile != "" && o.client == "" && !norm.MA() {
+		// Reading an article gets its vote count p|AID14, a prefix the
+		// hackernews function gives to no server (apps.md §5.5); only
+		// materialized pages (ma|) avoid it.
+		return nil, errors.New("-H: the vote counts p|… have no owner under the hackernews partition function (apps.md §5.5); over a cluster use --super_materialize, or -c=N to send everything to one server")
+	}
 	return o, nil
 }
 
@@ -215,9 +243,26 @@ func (e *hnEmbedded) Close() error {
 }
 
 // openHNPequod opens the Pequod back end: an in-process server with the
-// "hackernews" partition function when no -c was given (apps.md §1), else
-// a TCP connection to the server.
+// "hackernews" partition function when neither -c nor -H was given
+// (apps.md §1), else a TCP connection to the server, or to every server of
+// the host file with keys routed by "hackernews" (once all are ready).
 func openHNPequod(ctx context.Context, o *hnOptions, loop *async.Loop) (hn.Backend, error) {
+	if o.hostFile != "" {
+		cl, err := dialCluster(ctx, o.hostFile, "hackernews", o.nbacking, o.client, false, loop)
+		if err != nil {
+			return nil, err
+		}
+		if err := pqclient.WaitReady(ctx, cl, pqclient.ReadyInterval); err != nil {
+			_ = cl.Close()
+			return nil, fmt.Errorf("waiting for the servers of %s: %w", o.hostFile, err)
+		}
+		be, err := hn.NewPequod(hn.PequodConfig{Conn: cl, Params: o.params})
+		if err != nil {
+			_ = cl.Close()
+			return nil, err
+		}
+		return be, nil
+	}
 	if o.client != "" {
 		conn, err := pqclient.Dial(ctx, o.client, loop)
 		if err != nil {

@@ -12,9 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pequod-go/pequod/loadgen/async"
 	"github.com/pequod-go/pequod/loadgen/kv"
+	"github.com/pequod-go/pequod/loadgen/pqclient"
 	memcachedshim "github.com/pequod-go/pequod/loadgen/shim/memcached"
 	"github.com/pequod-go/pequod/partition"
+	"github.com/pequod-go/pequod/partition/route"
 	"github.com/pequod-go/pequod/reactor"
 )
 
@@ -28,6 +31,10 @@ type kvOptions struct {
 	loops      int
 	extra      map[string]any
 	quiet      bool
+	// hostFile, when set, is the cluster the load goes to (-H); cluster
+	// holds its hosts and partition function once parsed.
+	hostFile string
+	cluster  *kv.Cluster
 }
 
 // defaultKVAddr is the server address per back end when -addr is not given.
@@ -60,6 +67,12 @@ func parseKVArgs(args []string, stderr io.Writer) (*kvOptions, error) {
 	seed := fs.Uint64("seed", 1, "seed of the per-connection key/op sequences")
 	drain := fs.Duration("drain-timeout", 10*time.Second, "how long to wait for outstanding replies at the end")
 	fs.BoolVar(&o.quiet, "q", false, "no progress on stderr")
+	fs.StringVar(&o.hostFile, "H", "", "pequod only: host `file` of a cluster (lines `<host> <port>`); every key goes to its owner under -partfunc")
+	fs.StringVar(&o.hostFile, "hostfile", "", "same as -H")
+	var nbacking int
+	fs.IntVar(&nbacking, "B", 0, "with -H: the first `N` servers are base servers")
+	fs.IntVar(&nbacking, "nbacking", 0, "same as -B")
+	partfunc := fs.String("partfunc", "unit", "with -H: the servers' partition `function` (server.md §2.9); keys p|NNNNN with -prefix p| -key-size 7 spread over the base servers under twitternew-text")
 	fs.Func("extra", "annotate the JSON result: `key=value` (repeatable; numbers stay numbers)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
@@ -97,6 +110,27 @@ func parseKVArgs(args []string, stderr io.Writer) (*kvOptions, error) {
 	}
 	if *requests < 0 || *duration < 0 || (*requests == 0 && *duration == 0) {
 		return nil, errors.New("need a positive -duration or -requests")
+	}
+	if o.hostFile != "" {
+		switch {
+		case o.backend != "pequod":
+			return nil, errors.New("-H needs -backend pequod")
+		case o.embedded || *addr != "":
+			return nil, errors.New("-H excludes -embedded and -addr")
+		}
+		hosts, err := route.ReadHostFile(o.hostFile)
+		if err != nil {
+			return nil, err
+		}
+		servers, err := route.NewServers(*partfunc, nbacking, len(hosts))
+		if err != nil {
+			return nil, fmt.Errorf("-H %s -B %d: %w", o.hostFile, nbacking, err)
+		}
+		o.cluster = &kv.Cluster{Hosts: hosts, Servers: servers}
+		be = *o.cluster
+		*addr = fmt.Sprintf("%s (%d servers, %s)", o.hostFile, len(hosts), *partfunc)
+	} else if nbacking != 0 {
+		return nil, errors.New("-B needs -H (a host file)")
 	}
 	if o.embedded {
 		if o.backend != "pequod" {
@@ -186,6 +220,11 @@ func runKV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "kv: embedded server on %s, %d partitions, %d loops\n", o.cfg.Addr, o.partitions, o.loops)
 		}
 	}
+	if o.cluster != nil {
+		if err := waitClusterReady(ctx, o.cluster); err != nil {
+			return err
+		}
+	}
 	res, err := kv.Run(ctx, o.cfg)
 	if err != nil && res == nil {
 		return err
@@ -208,6 +247,20 @@ func runKV(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if res.Errors.Total > 0 || (res.Populate != nil && res.Populate.Errors.Total > 0) {
 		fmt.Fprintf(stderr, "kv: WARNING: %d errors (first: %s)\n", res.Errors.Total, res.Errors.First)
+	}
+	return nil
+}
+
+// waitClusterReady waits until every server of cl answers is_ready with
+// true (server.md §3.2), through a short-lived routing client.
+func waitClusterReady(ctx context.Context, cl *kv.Cluster) error {
+	c, err := pqclient.DialCluster(ctx, pqclient.ClusterConfig{Hosts: cl.Hosts, Servers: cl.Servers}, async.New())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := pqclient.WaitReady(ctx, c, pqclient.ReadyInterval); err != nil {
+		return fmt.Errorf("waiting for the servers: %w", err)
 	}
 	return nil
 }

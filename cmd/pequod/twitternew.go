@@ -64,7 +64,7 @@ func parseTwitternewArgs(args []string, stderr io.Writer) (twitterBackendOptions
 	fs := f.fs
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: pequod twitternew [options]\n\nThe twitternew timeline workload (spec/apps.md §2); JSON result on stdout, progress on stderr.\nBoolean options accept --no-NAME. Without -c an in-process server is used.\n\n")
+		fmt.Fprint(stderr, "usage: pequod twitternew [options]\n\nThe twitternew timeline workload (spec/apps.md §2); JSON result on stdout, progress on stderr.\nBoolean options accept --no-NAME. Without -c or -H an in-process server is used.\n\n")
 		fs.PrintDefaults()
 	}
 	var redis, memcached, dbshim, ignoredBool bool
@@ -73,7 +73,9 @@ func parseTwitternewArgs(args []string, stderr io.Writer) (twitterBackendOptions
 	f.boolVar(&memcached, "use the memcached back end (client push, text keys)", "memcached")
 	f.boolVar(&dbshim, "use the PostgreSQL back end", "dbshim")
 	f.boolVar(&ignoredBool, "accepted (twitternew is this subcommand)", "twitternew")
-	f.stringVar(&o.Client, "Pequod server `HOST:PORT` (PORT alone means localhost:PORT; bare -c means 8000); default: in-process server", "c", "client")
+	f.stringVar(&o.Client, "Pequod server `HOST:PORT` (PORT alone means localhost:PORT; bare -c means 8000); with -H the seqid of the one server to use; default: in-process server", "c", "client")
+	f.stringVar(&o.HostFile, "host `file` of a Pequod cluster (lines `<host> <port>`): connect to every server and route keys by twitternew / twitternew-text", "H", "hostfile")
+	f.intVar(&o.NBacking, "with -H: the first `N` servers are base servers, the rest cache servers", "B", "nbacking")
 	f.intVar(&o.Partitions, "partitions of the in-process server (default runtime.NumCPU())", "partitions")
 	f.stringVar(&o.RedisAddr, "Redis `address`", "redis-addr")
 	f.stringVar(&o.MemcachedAddr, "memcached `address`", "memcached-addr")
@@ -108,7 +110,7 @@ func parseTwitternewArgs(args []string, stderr io.Writer) (twitterBackendOptions
 	f.boolVar(&p.PrevalidateInactive, "also inactive users' timelines", "prevalidate-inactive")
 	f.boolVar(&p.PrevalidateBeforeSub, "prevalidate before loading subscriptions", "prevalidate-before-sub")
 	f.boolVar(&p.Writearound, "base-data writes to the database (not supported by Pequod-Go)", "writearound")
-	f.boolVar(&p.RandCache, "checks to a random caching server (no effect with one server)", "rand-cache")
+	f.boolVar(&p.RandCache, "with -H: checks (scan, count) to a random cache server instead of the timeline's owner", "rand-cache")
 	f.boolVar(&p.ProgressReport, "cross-group progress rate limiting", "progress-report")
 	f.boolVar(&p.Log, "print every operation to stderr", "log")
 	f.boolVar(&p.LogRTT, "record latencies to <outpath>/rtt_log_<groupid>.txt.gz", "log-rtt")
@@ -151,7 +153,19 @@ func parseTwitternewArgs(args []string, stderr io.Writer) (twitterBackendOptions
 	if n > 1 {
 		return o, errors.New("--redis, --memcached and --dbshim exclude each other")
 	}
-	if o.Client != "" {
+	if o.HostFile != "" {
+		if o.Backend != "pequod" {
+			return o, fmt.Errorf("-H lists Pequod servers; --%s takes its address from --%s-addr", o.Backend, o.Backend)
+		}
+		if o.Client != "" && !isDigits(o.Client) {
+			return o, fmt.Errorf("bad -c %q with -H: want the seqid of a server of the host file", o.Client)
+		}
+		if o.NBacking < 0 {
+			return o, fmt.Errorf("bad -B %d: want a number of base servers", o.NBacking)
+		}
+	} else if o.NBacking != 0 {
+		return o, errors.New("-B needs -H (a host file)")
+	} else if o.Client != "" {
 		if isDigits(o.Client) {
 			o.Client = net.JoinHostPort("localhost", o.Client)
 		} else if _, _, err := net.SplitHostPort(o.Client); err != nil {
@@ -224,6 +238,8 @@ func runTwitternew(ctx context.Context, args []string, stdout, stderr io.Writer)
 		where := "an in-process server"
 		if opts.Backend != "" && opts.Backend != "pequod" {
 			where = opts.Backend
+		} else if opts.HostFile != "" {
+			where = "the servers of " + opts.HostFile
 		} else if opts.Client != "" {
 			where = opts.Client
 		}
