@@ -169,10 +169,17 @@ func newCluster(t *testing.T, opts clusterOpts) ([]*node, map[int]*proxy) {
 		if i < len(opts.partfuncs) {
 			pf = opts.partfuncs[i]
 		}
+		deadAfter := opts.deadAfter
+		if deadAfter == 0 {
+			// Tests not about silent peers: no machine load may take a
+			// link down (a starved process cannot tell its own slowness
+			// from a silent peer).
+			deadAfter = time.Minute
+		}
 		m := New(Config{
 			Self: i, Hosts: hosts, Partitions: parts, PartFunc: pf,
 			Auth: opts.auth, TLS: opts.tls,
-			Heartbeat: opts.heartbeat, DeadAfter: opts.deadAfter,
+			Heartbeat: opts.heartbeat, DeadAfter: deadAfter,
 			Logger: testLogger(t),
 		})
 		nd := &node{m: m}

@@ -160,16 +160,9 @@ func (l *link) request(to peer.Addr, m *peer.Msg) {
 		l.calls[seq] = call{kind: m.Kind, from: m.From, to: to, lo: m.Lo, hi: m.Hi, seq: m.Seq, track: m.Track}
 	}
 	l.mu.Unlock()
-	err := l.write(func(b []byte) []byte { return appendRequest(b, l.m.self, seq, to, m) })
-	if err != nil && expects {
-		l.mu.Lock()
-		c, ok := l.calls[seq]
-		delete(l.calls, seq)
-		l.mu.Unlock()
-		if ok { // not already answered by linkDown
-			l.m.complete(l.ps, &c, err.Error(), false)
-		}
-	}
+	// If the Conn has failed, the call stays pending: linkDown, which
+	// follows every failure, answers it with the calls before it, in order.
+	_ = l.write(func(b []byte) []byte { return appendRequest(b, l.m.self, seq, to, m) })
 }
 
 // answerSubscribe writes a local owner's Snapshot as the reply to the
@@ -408,6 +401,10 @@ loop:
 				l.ping()
 			}
 		case <-deadline.C:
+			if l.live.busy.Load() { // the reader is working on received bytes
+				deadline.Reset(l.m.deadAfter)
+				continue
+			}
 			idle := time.Duration(mono() - l.live.last.Load())
 			if idle >= l.m.deadAfter {
 				cause = fmt.Errorf("nothing received for %v (heartbeat deadline)", idle.Round(time.Millisecond))
@@ -431,32 +428,27 @@ loop:
 }
 
 // linkDown declares l down: PeerDown to every local partition, then an
-// answer to every request pending on it.
+// answer to every request pending on it, in the order sent. All of it
+// happens under l.mu, before the link is unpublished, so an answer Send
+// gives at once for a later message (l.dead, or no link) comes after
+// these: the answers of one sender's messages keep their order.
 func (m *Mesh) linkDown(l *link, cause error) {
 	text := "link closed"
 	if cause != nil {
 		text = cause.Error()
 	}
+	ps := l.ps
+	m.boxMu.RLock()
+	boxes := slices.Clone(m.boxes)
+	m.boxMu.RUnlock()
+
 	l.mu.Lock()
 	l.dead, l.cause = true, text
 	calls := l.calls
 	l.calls, l.subs, l.acks = nil, nil, nil
-	l.mu.Unlock()
-	ps := l.ps
-	ps.mu.Lock()
-	if ps.link.Load() == l {
-		ps.link.Store(nil)
-		ps.cause = text
-	}
-	ps.mu.Unlock()
-	m.notify()
 	m.log.Warn("interconnect down", zap.Int("server", int(ps.id)), zap.String("addr", ps.host.Addr()),
 		zap.String("cause", text), zap.Int("pending", len(calls)))
-
 	down := peer.Msg{Kind: peer.PeerDown, From: peer.Addr{Server: ps.id, Partition: peer.AnyPartition}}
-	m.boxMu.RLock()
-	boxes := slices.Clone(m.boxes)
-	m.boxMu.RUnlock()
 	for _, in := range boxes {
 		if in != nil {
 			in.Push(down)
@@ -466,20 +458,34 @@ func (m *Mesh) linkDown(l *link, cause error) {
 	for s := range calls {
 		seqs = append(seqs, s)
 	}
-	slices.Sort(seqs) // in the order sent
+	slices.Sort(seqs)
 	for _, s := range seqs {
 		c := calls[s]
 		m.complete(ps, &c, text, true)
 	}
+	ps.mu.Lock()
+	if ps.link.Load() == l {
+		ps.link.Store(nil)
+		ps.cause = text
+	}
+	ps.mu.Unlock()
+	l.mu.Unlock()
+	m.notify()
 }
 
-// liveConn is the connection beneath a link (beneath TLS, if any): it
-// records when bytes last arrived, for the heartbeat deadline, and first
-// returns bytes the handshake read past its reply.
+// liveConn is the connection beneath a link (beneath TLS, if any). It
+// tells the heartbeat watchdog whether the peer has fallen silent: the
+// silence clock runs only while the link's reader is blocked in Read
+// waiting for bytes. Decoding and delivering what arrived counts as life,
+// so a reader busy with a large batch is not taken for a dead peer. (A
+// reader that is runnable but not scheduled for DeadAfter, in a process
+// starved of CPU, is indistinguishable from silence and the link goes
+// down.) It also first returns bytes the handshake read past its reply.
 type liveConn struct {
 	net.Conn
 	pre  []byte
-	last atomic.Int64 // mono() of the last read that returned bytes
+	last atomic.Int64 // mono() when the reader last entered Read or got bytes
+	busy atomic.Bool  // the reader has bytes in hand (not waiting in Read)
 }
 
 func (c *liveConn) Read(p []byte) (int, error) {
@@ -487,11 +493,15 @@ func (c *liveConn) Read(p []byte) (int, error) {
 		n := copy(p, c.pre)
 		c.pre = c.pre[n:]
 		c.last.Store(mono())
+		c.busy.Store(true)
 		return n, nil
 	}
+	c.last.Store(mono())
+	c.busy.Store(false)
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.last.Store(mono())
+		c.busy.Store(true)
 	}
 	return n, err
 }
