@@ -136,7 +136,7 @@ type clusterOpts struct {
 
 // newCluster starts opts.servers meshes on loopback, each with its
 // acceptor, and waits until all are ready (unless noStart).
-func newCluster(t *testing.T, opts clusterOpts) ([]*node, map[int]*proxy) {
+func newCluster(t testing.TB, opts clusterOpts) ([]*node, map[int]*proxy) {
 	t.Helper()
 	n := opts.servers
 	lns := make([]net.Listener, n)
@@ -200,7 +200,7 @@ func newCluster(t *testing.T, opts clusterOpts) ([]*node, map[int]*proxy) {
 	return nodes, proxies
 }
 
-func waitReady(t *testing.T, nodes ...*node) {
+func waitReady(t testing.TB, nodes ...*node) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -211,7 +211,7 @@ func waitReady(t *testing.T, nodes ...*node) {
 	}
 }
 
-func testLogger(t *testing.T) *zap.Logger {
+func testLogger(t testing.TB) *zap.Logger {
 	if testing.Verbose() {
 		return zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
 	}
@@ -222,7 +222,7 @@ func testLogger(t *testing.T) *zap.Logger {
 // incoming connection — control {"auth"} when a secret is required, then
 // control {"interconnect"} — and hands the connection to Accept.
 type acceptor struct {
-	t    *testing.T
+	t    testing.TB
 	ln   net.Listener
 	m    *Mesh
 	auth []byte
@@ -233,7 +233,7 @@ type acceptor struct {
 	accepted int
 }
 
-func startAcceptor(t *testing.T, ln net.Listener, m *Mesh, auth []byte) *acceptor {
+func startAcceptor(t testing.TB, ln net.Listener, m *Mesh, auth []byte) *acceptor {
 	a := &acceptor{t: t, ln: ln, m: m, auth: auth}
 	a.wg.Go(a.serve)
 	t.Cleanup(func() {
@@ -363,7 +363,7 @@ func (p *pair) close() {
 	})
 }
 
-func newProxy(t *testing.T, target string) *proxy {
+func newProxy(t testing.TB, target string) *proxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -510,3 +510,7 @@ func mustContain(t *testing.T, what, s string, subs ...string) {
 }
 
 var _ = fmt.Sprintf
+
+func newClusterB(b *testing.B) ([]*node, map[int]*proxy) {
+	return newCluster(b, clusterOpts{servers: 2})
+}

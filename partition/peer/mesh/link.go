@@ -427,11 +427,12 @@ loop:
 	close(l.down)
 }
 
-// linkDown declares l down: PeerDown to every local partition, then an
-// answer to every request pending on it, in the order sent. All of it
-// happens under l.mu, before the link is unpublished, so an answer Send
-// gives at once for a later message (l.dead, or no link) comes after
-// these: the answers of one sender's messages keep their order.
+// linkDown declares l down: the link is unpublished (Up is false), then
+// PeerDown goes to every local partition, then an answer to every request
+// pending on it, in the order sent. All of it happens under l.mu and
+// ps.mu, which a Send to ps takes before answering at once (l.mu when it
+// found the link, ps.mu when it found none), so those answers come after
+// these: the answers to one sender's messages keep their order.
 func (m *Mesh) linkDown(l *link, cause error) {
 	text := "link closed"
 	if cause != nil {
@@ -443,9 +444,14 @@ func (m *Mesh) linkDown(l *link, cause error) {
 	m.boxMu.RUnlock()
 
 	l.mu.Lock()
+	ps.mu.Lock()
 	l.dead, l.cause = true, text
 	calls := l.calls
 	l.calls, l.subs, l.acks = nil, nil, nil
+	if ps.link.Load() == l {
+		ps.link.Store(nil)
+		ps.cause = text
+	}
 	m.log.Warn("interconnect down", zap.Int("server", int(ps.id)), zap.String("addr", ps.host.Addr()),
 		zap.String("cause", text), zap.Int("pending", len(calls)))
 	down := peer.Msg{Kind: peer.PeerDown, From: peer.Addr{Server: ps.id, Partition: peer.AnyPartition}}
@@ -462,11 +468,6 @@ func (m *Mesh) linkDown(l *link, cause error) {
 	for _, s := range seqs {
 		c := calls[s]
 		m.complete(ps, &c, text, true)
-	}
-	ps.mu.Lock()
-	if ps.link.Load() == l {
-		ps.link.Store(nil)
-		ps.cause = text
 	}
 	ps.mu.Unlock()
 	l.mu.Unlock()

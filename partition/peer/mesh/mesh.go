@@ -101,11 +101,14 @@
 // # Faults (§3.9, made real)
 //
 // A link is down when it fails (read or write error, EOF, a frame that is
-// not valid msgpack or not a well-formed peer frame) or when nothing has
-// been received on it for DeadAfter (each side sends a ping after every
+// not valid msgpack or not a well-formed peer frame) or when its reader
+// has waited DeadAfter for a byte (each side sends a ping after every
 // Heartbeat in which it sent nothing, so an idle link stays alive and a
-// stopped peer is noticed within DeadAfter). Then, once its reader has
-// stopped (so every message it received is already queued):
+// stopped peer is noticed within DeadAfter; time the reader spends on
+// bytes it received does not count, but a process so starved of CPU that
+// its reader is not scheduled for DeadAfter cannot tell that from
+// silence). Then, once its reader has stopped (so every message it
+// received is already queued):
 //
 //   - every registered local partition gets Msg{Kind: PeerDown, From:
 //     {S, AnyPartition}};
@@ -121,7 +124,12 @@
 // While a server's link is down (or before it ever came up), Send answers
 // the same way at once, on the caller's goroutine, into the sender's inbox
 // ("…; the write was not sent" for forwarded writes); untracked messages
-// are dropped.
+// are dropped. The answers to one sender's messages come in the order it
+// sent them, those of the dead link first.
+//
+// Send never blocks: frames wait in the link's buffer (there is no
+// back-pressure, as peer.Transport requires), until written or until the
+// link goes down.
 package mesh
 
 import (
