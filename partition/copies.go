@@ -48,6 +48,7 @@ type copyRange struct {
 	pins    int
 	waiters []*cont
 	seq     uint64 // the subscribes' Seq
+	failed  error  // why the copy could not even be requested (startFetch)
 	item    *interval.Item[*copyRange]
 }
 
@@ -204,6 +205,7 @@ func (p *part) parked(err error, retry func(), fail func(error)) bool {
 		c.pinned, prev.handedOff = prev.pinned, true
 		c.deadline = prev.deadline // a retry keeps the request's deadline
 	}
+	var failed error
 	for _, r := range nre.Ranges {
 		cp := p.copies.exact[r]
 		if cp != nil && !cp.pending {
@@ -214,11 +216,19 @@ func (p *part) parked(err error, retry func(), fail func(error)) bool {
 		if cp == nil {
 			cp = p.startFetch(r.Lo, r.Hi)
 		}
+		if cp.failed != nil {
+			failed = cp.failed
+			continue
+		}
 		if !cp.pending {
 			continue // no owner to wait for
 		}
 		cp.waiters = append(cp.waiters, c)
 		c.left++
+	}
+	if failed != nil {
+		p.finish(c, failed) // later wake-ups of the copies it waits on ignore it
+		return true
 	}
 	if c.left == 0 {
 		p.resume(c)
@@ -229,16 +239,12 @@ func (p *part) parked(err error, retry func(), fail func(error)) bool {
 }
 
 // startFetch subscribes to every partition that may own keys of [lo,hi).
+// If some owner cannot be reached at all, the copy is never filed and
+// carries the error in failed.
 func (p *part) startFetch(lo, hi string) *copyRange {
-	var owners []peer.Addr
-	if o := p.srv.router.RangeOwner(lo, hi); o >= 0 {
-		owners = append(owners, p.srv.addrOf(o))
-	} else {
-		for i := range p.srv.parts {
-			if i != p.id {
-				owners = append(owners, p.srv.addrOf(i))
-			}
-		}
+	owners, err := p.srv.rangeOwners(lo, hi, p.addr)
+	if err != nil {
+		return &copyRange{lo: lo, hi: hi, pending: true, failed: err}
 	}
 	p.nextSeq++
 	c := &copyRange{lo: lo, hi: hi, owners: owners, pending: true, left: len(owners), fresh: math.MaxInt64, seq: p.nextSeq}
@@ -282,14 +288,13 @@ func (p *part) snapshot(m *peer.Msg) {
 	// The snapshot is authoritative for the owner's keys in the range: a
 	// copy of one of them that it lacks (left by notifications of an
 	// earlier subscription) is erased like any other change.
-	owner := p.srv.router
 	have := make(map[string]bool, len(m.KVs)/2)
 	for i := 0; i < len(m.KVs); i += 2 {
 		have[m.KVs[i]] = true
 	}
 	var stale []string
 	p.eng.ScanStored(m.Lo, m.Hi, func(k, _ string) bool {
-		if !have[k] && p.srv.addrOf(owner.Owner(k)) == m.From {
+		if a, err := p.srv.ownerAddr(k); !have[k] && err == nil && a == m.From {
 			stale = append(stale, k)
 		}
 		return true

@@ -20,6 +20,9 @@ func (p *part) handle(m *peer.Msg) {
 	case peer.Ack:
 		if g := p.tracks[m.Ack]; g != nil {
 			delete(p.tracks, m.Ack)
+			if m.Err != "" && g.err == "" {
+				g.err = m.Err
+			}
 			g.release()
 		}
 		return
@@ -31,6 +34,12 @@ func (p *part) handle(m *peer.Msg) {
 		return
 	case peer.Snapshot:
 		p.snapshot(m)
+		return
+	case peer.ForwardInsert, peer.ForwardErase:
+		p.serveForward(m)
+		return
+	case peer.PeerDown:
+		p.peerDown(m.From.Server)
 		return
 	}
 	// Notifications and invalidations are acknowledged once they and what
@@ -70,6 +79,7 @@ func (p *part) send(to peer.Addr, m peer.Msg) {
 type ackGroup struct {
 	n    int
 	done func()
+	err  string // the first error an Ack reported (forwarded writes)
 }
 
 func (g *ackGroup) add() { g.n++ }
@@ -234,7 +244,7 @@ func (p *part) serveSubscribe(sub peer.Addr, lo, hi string, seq uint64) {
 	p.subs.add(sub, lo, hi)
 	var kvs []string
 	p.eng.ScanStored(lo, hi, func(k, v string) bool {
-		if p.srv.router.Owner(k) == p.id {
+		if p.srv.owns(p.id, k) {
 			kvs = append(kvs, k, v)
 		}
 		return true
@@ -245,8 +255,15 @@ func (p *part) serveSubscribe(sub peer.Addr, lo, hi string, seq uint64) {
 // locality is a partition's engine.Locality.
 type locality struct{ p *part }
 
-func (l locality) Local(lo, hi string) bool { return l.p.srv.router.RangeOwner(lo, hi) == l.p.id }
-func (l locality) Owns(key string) bool     { return l.p.srv.router.Owner(key) == l.p.id }
+func (l locality) Local(lo, hi string) bool {
+	s := l.p.srv
+	if srv, single := s.rangeServer(lo, hi); !single || srv >= 0 {
+		return false
+	}
+	return s.router.RangeOwner(lo, hi) == l.p.id
+}
+
+func (l locality) Owns(key string) bool { return l.p.srv.owns(l.p.id, key) }
 
 func (l locality) Copied(lo, hi string, now int64) (bool, int64) { return l.p.copies.held(lo, hi, now) }
 

@@ -35,8 +35,11 @@ type Config struct {
 	// 0 means DefaultPeerWait.
 	PeerWait time.Duration
 	// Transport carries the partitions' peer messages; nil means a new
-	// in-process peer.Local. Partition i of this server is peer.Addr{0, i}.
+	// in-process peer.Local. Partition i of this server is
+	// peer.Addr{Cluster.Self, i} (server 0 without a cluster).
 	Transport peer.Network
+	// Cluster, if set, makes the server one of a cluster (cluster.go).
+	Cluster *Cluster
 }
 
 // DefaultPeerWait is the default Config.PeerWait.
@@ -128,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 		p.copies = newCopyBook(p)
 		p.peers = s.transport.Register(p.addr)
 		opts := engine.Options{Clock: cfg.Clock}
-		if cfg.Partitions > 1 {
+		if cfg.Partitions > 1 || cfg.Cluster != nil {
 			opts.Locality = locality{p}
 		}
 		p.eng = engine.New(opts)
@@ -144,7 +147,13 @@ func New(cfg Config) (*Server, error) {
 }
 
 // addrOf is the peer address of partition i of this server.
-func (s *Server) addrOf(i int) peer.Addr { return peer.Addr{Partition: int32(i)} }
+func (s *Server) addrOf(i int) peer.Addr {
+	a := peer.Addr{Partition: int32(i)}
+	if s.cfg.Cluster != nil {
+		a.Server = int32(s.cfg.Cluster.Self)
+	}
+	return a
+}
 
 // Partitions returns the number of partitions.
 func (s *Server) Partitions() int { return len(s.parts) }
@@ -277,6 +286,10 @@ func (s *Server) route(q *Request, batches [][]item) {
 			single(id)
 			return
 		}
+		if srv, one := s.rangeServer(q.Key, last); one && srv >= 0 {
+			single(s.router.Owner(q.Key)) // read from a copy of the owner's data (remoteRead)
+			return
+		}
 		g := newGather(q, len(s.parts))
 		all(func(p *part) { g.part(p) })
 	case wire.CmdSubscribe:
@@ -310,6 +323,10 @@ func (s *Server) installJoin(q *Request, j *joins.Join, all func(task)) {
 // single runs a request whose keys one partition owns.
 func (p *part) single(q *Request) {
 	e := p.eng
+	if p.srv.cfg.Cluster != nil && q.Cmd != wire.CmdInsert && q.Cmd != wire.CmdErase &&
+		q.Cmd != wire.CmdNotifyInsert && q.Cmd != wire.CmdNotifyErase && p.remoteRead(q) {
+		return
+	}
 	switch q.Cmd {
 	case wire.CmdGet:
 		v, err := e.Get(q.Key)
@@ -322,6 +339,10 @@ func (p *part) single(q *Request) {
 		}
 		q.replyString(v)
 	case wire.CmdInsert, wire.CmdNotifyInsert, wire.CmdErase, wire.CmdNotifyErase:
+		if p.srv.serverOf(q.Key) >= 0 {
+			p.forwardWrite(q)
+			return
+		}
 		// Not withAcks: no closures on the path every write takes.
 		g, prev := p.beginWork()
 		var err error
@@ -467,7 +488,14 @@ func (g *gather) part(p *part) {
 		}
 		return true
 	}
-	err := p.eng.Scan(q.Key, q.Arg3, q.Arg4, fn)
+	last := q.Arg3
+	if q.HasArg4 && q.Arg4 > last {
+		last = q.Arg4
+	}
+	err := p.needCopy(q.Key, last) // the parts other servers own
+	if err == nil {
+		err = p.eng.Scan(q.Key, q.Arg3, q.Arg4, fn)
+	}
 	if p.parked(err, func() { g.part(p) }, func(err error) {
 		g.done(func() { g.errs = append(g.errs, err.Error()) })
 	}) {
@@ -483,7 +511,25 @@ func (g *gather) part(p *part) {
 }
 
 func (g *gather) addJoin(p *part, j *joins.Join) {
+	ag, prev := p.beginWork()
 	warning, err := p.eng.AddJoin(g.q.Key, g.q.Arg3, j)
+	if err == nil {
+		// Copies of the range taken while it was plain data would never
+		// learn of the new join's output: end them (the next read
+		// subscribes again and gets validated output). The reply waits
+		// until their holders have dropped them.
+		locality{p}.RangeInvalidated(joins.RangeTableName(g.q.Key, g.q.Arg3), g.q.Key, g.q.Arg3)
+	}
+	finish := func() { g.addJoinDone(warning, err) }
+	if p.endWork(ag, prev) {
+		finish()
+		return
+	}
+	ag.done = finish
+	ag.release()
+}
+
+func (g *gather) addJoinDone(warning string, err error) {
 	g.done(func() {
 		if err != nil {
 			g.errs = append(g.errs, err.Error())
