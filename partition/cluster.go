@@ -27,6 +27,9 @@ type Cluster struct {
 	// there are. ok is false while the layout is unknown (the server has
 	// never been connected); requests that need it then fail.
 	Layout func(server int) (r route.Router, partitions int, ok bool)
+	// Ready, if set, answers control {"is_ready"}: whether the links to
+	// every other server are up.
+	Ready func() bool
 }
 
 // serverOf returns the seqid of the server owning key, or -1 when this

@@ -67,7 +67,11 @@ func (s *Server) control(q *Request, all func(task)) {
 	payload := func(b []byte) []byte { return wire.AppendMapHeader(b, 0) }
 	switch {
 	case set("is_ready"):
-		payload = func(b []byte) []byte { return wire.AppendBool(b, true) }
+		ready := true
+		if c := s.cfg.Cluster; c != nil && c.Ready != nil {
+			ready = c.Ready() // links to every other server are up (§3.2)
+		}
+		payload = func(b []byte) []byte { return wire.AppendBool(b, ready) }
 	case set("get_log"):
 		data := s.log5.json()
 		payload = func(b []byte) []byte {

@@ -305,6 +305,10 @@ func (s *Server) route(q *Request, batches [][]item) {
 		s.installJoin(q, j, all)
 	case wire.CmdStats:
 		g := newGather(q, len(s.parts))
+		g.serverID = -1 // §5.1: a server outside a cluster reports -1
+		if s.cfg.Cluster != nil {
+			g.serverID = s.cfg.Cluster.Self
+		}
 		all(func(p *part) { g.stats(p) })
 	case wire.CmdControl:
 		s.control(q, all)
@@ -442,15 +446,16 @@ func (q *Request) failText(msg string) {
 // gather collects one request's answers from every partition and replies
 // when the last one arrives.
 type gather struct {
-	q       *Request
-	mu      sync.Mutex
-	left    int
-	count   int64
-	scans   [][]string
-	errs    []string
-	perPart []engine.Stats
-	peers   []PeerStats
-	warning string
+	q        *Request
+	serverID int // stats: the seqid reported as "id"
+	mu       sync.Mutex
+	left     int
+	count    int64
+	scans    [][]string
+	errs     []string
+	perPart  []engine.Stats
+	peers    []PeerStats
+	warning  string
 	// finishWith, if set, replies instead of the command's usual merge.
 	finishWith func()
 }
@@ -587,7 +592,7 @@ func (g *gather) finish() {
 			PeerStats
 			ID         int               `json:"id"`
 			Partitions []json.RawMessage `json:"partitions"`
-		}{sum, -1, per})
+		}{sum, g.serverID, per})
 		// Splice the extra fields into the top-level object.
 		full := append(append(doc[:len(doc)-1:len(doc)-1], ','), extra[1:]...)
 		b, err := wire.AppendJSON(wire.AppendReplyHeader(nil, q.Cmd, q.Seq, wire.StatusOK), full)

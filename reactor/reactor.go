@@ -94,6 +94,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -140,6 +141,14 @@ type Config struct {
 	// the package comment's Authentication section says. Empty means no
 	// authentication: every request is served.
 	Secret []byte
+	// Interconnect, if set, takes over connections on which another
+	// server of the cluster sent control {"interconnect": …} (server.md
+	// §3.2), once admitted: the reactor detaches the socket from its
+	// event loop and calls Interconnect on a goroutine of its own with a
+	// net.Conn for it, the request's object and its seq; the callee
+	// replies on nc and owns it from then on. Without it, the control is
+	// answered like any other (the partitions report no cluster).
+	Interconnect func(nc net.Conn, hello map[string]any, seq uint64) error
 }
 
 // Server is a running reactor.
@@ -365,6 +374,7 @@ type conn struct {
 	authed      bool                 // authenticated, or the server has no secret
 	loggedAuth  bool                 // a failed auth has been logged
 	loggedDeny  bool                 // a refused request has been logged
+	handoff     *partition.Request   // an admitted interconnect control: detach
 
 	mu        sync.Mutex
 	out       []byte // replies waiting for the flush task
@@ -416,6 +426,15 @@ func (c *conn) traffic() gnet.Action {
 				slab = slab[:len(slab)-1]
 				continue
 			}
+			if c.h.srv.cfg.Interconnect != nil && q.Cmd == wire.CmdControl {
+				if _, ok := q.Control["interconnect"]; ok {
+					// The dialing server sends nothing more until the
+					// reply, so nothing after this request is lost.
+					c.handoff = q
+					action = gnet.Close
+					break
+				}
+			}
 			c.batch = append(c.batch, q)
 		case wire.Reject:
 			c.local = wire.AppendFailReply(c.local, &r)
@@ -441,6 +460,10 @@ func (c *conn) traffic() gnet.Action {
 			c.local = nil
 		}
 	}
+	if c.handoff != nil {
+		c.detach(c.handoff)
+		return gnet.Close
+	}
 	if action == gnet.Close {
 		return action
 	}
@@ -459,6 +482,37 @@ func (c *conn) traffic() gnet.Action {
 		c.in = nil
 	}
 	return gnet.None
+}
+
+// detach hands the connection's socket to Config.Interconnect: a duplicate
+// of its descriptor becomes a net.Conn, and the event loop closes its own
+// (gnet closes without shutting the socket down, so the duplicate lives).
+func (c *conn) detach(q *partition.Request) {
+	log := c.h.srv.log
+	var seq uint64
+	if v, err := wire.Parse(q.Seq); err == nil {
+		if n, ok := v.Int(); ok && n >= 0 {
+			seq = uint64(n)
+		}
+	}
+	fd, err := c.gc.Dup()
+	if err != nil {
+		log.Warn("interconnect: cannot take over the connection", zap.String("remote", c.remote), zap.Error(err))
+		return
+	}
+	f := os.NewFile(uintptr(fd), "interconnect "+c.remote)
+	nc, err := net.FileConn(f)
+	f.Close() // FileConn made its own duplicate
+	if err != nil {
+		log.Warn("interconnect: cannot take over the connection", zap.String("remote", c.remote), zap.Error(err))
+		return
+	}
+	hello, remote, accept := q.Control, c.remote, c.h.srv.cfg.Interconnect
+	go func() {
+		if err := accept(nc, hello, seq); err != nil {
+			log.Warn("interconnect refused", zap.String("remote", remote), zap.Error(err))
+		}
+	}()
 }
 
 // admit decides, on the loop and in arrival order, whether an accepted

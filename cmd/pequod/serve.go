@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/pequod-go/pequod/partition"
+	"github.com/pequod-go/pequod/partition/peer/mesh"
 	"github.com/pequod-go/pequod/reactor"
 	"github.com/pequod-go/pequod/wire"
 )
@@ -73,6 +74,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxFrame := fs.Int("max-frame", wire.DefaultMaxFrameBytes, "largest accepted request in `bytes`; a larger one closes its connection")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this `address` (e.g. 127.0.0.1:6060)")
 	peerWait := fs.Duration("peer-wait", partition.DefaultPeerWait, "how long a request may wait for copies of ranges other partitions own before it fails with an error naming them")
+	var cl clusterFlags
+	cl.register(fs)
 	var prof profiling
 	prof.register(fs)
 	_ = fs.Int("round-robin", 0, "accepted for compatibility and ignored (spec/server.md §1.4)")
@@ -132,27 +135,41 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer stop()
 	}
 
-	srv, err := partition.New(partition.Config{
+	pcfg := partition.Config{
 		PeerWait:    *peerWait,
 		Partitions:  *partitions,
 		Partitioner: *partfunc,
 		Logger:      log,
 		OnQuit:      cancel,
-	})
-	if err != nil {
-		return err
 	}
-	defer srv.Close()
-
-	rs, err := reactor.Start(reactor.Config{
+	rcfg := reactor.Config{
 		Addr:          net.JoinHostPort(*bind, strconv.Itoa(port)),
 		Loops:         *loops,
 		MaxFrameBytes: *maxFrame,
 		Logger:        log,
 		Secret:        secret,
-	}, srv)
+	}
+	var m *mesh.Mesh
+	if cl.hostFile != "" {
+		m, err = cl.join(ctx, port, secret, log, &pcfg, &rcfg)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+	}
+	srv, err := partition.New(pcfg)
 	if err != nil {
 		return err
+	}
+	defer srv.Close()
+
+	rs, err := reactor.Start(rcfg, srv)
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		m.Start(ctx) // after the partitions registered and the port listens
+		fmt.Fprintf(errw, "server %d of %d (%s); connecting to the others\n", m.Self(), len(cl.hosts), cl.hosts[m.Self()].Addr())
 	}
 	if p := rs.Port(); p != 0 {
 		port = p
