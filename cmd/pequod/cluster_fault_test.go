@@ -187,6 +187,12 @@ func TestClusterFaults(t *testing.T) {
 	}
 	<-c.procs[data].done
 	c.start(data)
+	// Until home notices the old process's link is gone (at once, or as
+	// soon as its reader runs), its copies are of the data that server
+	// held. The restarted server is ready only once home has dialed it
+	// again, which home does only after dropping everything the old one
+	// gave it: from then on nothing of the old data may be read.
+	c.client(data)
 	waitRead("after a restart with no data", "", 0)
 	write("v3")
 	waitRead("after writes to the restarted server", "v3", 10)
