@@ -128,6 +128,7 @@ func checkFull(t testing.TB, s *Store[string], m *model) {
 	if recomputed != s.Bytes() {
 		t.Fatalf("Bytes = %d, recomputed from store %d", s.Bytes(), recomputed)
 	}
+	checkLayout(t, s)
 }
 
 // runOps applies nops random operations (or until a byteSource runs dry) to
